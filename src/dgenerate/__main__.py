@@ -1,0 +1,5 @@
+import sys
+
+from dgenerate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,262 @@
+"""The command line: parse the documented options into a RenderRequest, call the library, map errors to exit codes.
+
+Nothing here imports torch or diffusers: `--help`, `--version` and argument errors stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from dgenerate import __version__
+from dgenerate.batch import Invocation, read_invocations
+from dgenerate.errors import DgenerateError, NotImplementedOptionError, UsageError
+from dgenerate.jobs import DTYPES, MODEL_TYPES, ModelSpec, OutputSpec
+from dgenerate.models.schedulers import SCHEDULER_NAMES, canonical_scheduler_name
+from dgenerate.naming import image_stem
+from dgenerate.plan import (
+    MAX_BATCH_SIZE,
+    RenderRequest,
+    describe_grid,
+    parse_prompt,
+    parse_size,
+    plan,
+    random_seeds,
+)
+
+DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
+
+# Documented options that a later release implements: (dest, flag). Giving one says so and stops.
+NOT_YET = (
+    ("vae", "--vae"),
+    ("lora", "--lora"),
+    ("sdxl_refiner", "--sdxl-refiner"),
+    ("sdxl_original_size", "--sdxl-original-size"),
+    ("sdxl_target_size", "--sdxl-target-size"),
+    ("sdxl_high_noise_fractions", "--sdxl-high-noise-fractions"),
+    ("image_seeds", "--image-seeds"),
+    ("image_seed_strengths", "--image-seed-strengths"),
+    ("animation_format", "--animation-format"),
+    ("frame_start", "--frame-start"),
+    ("frame_end", "--frame-end"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so every error is one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("model_path", nargs="?", help="huggingface model repository slug, path to a folder on disk, "
+        "path to a .ckpt or .safetensors file, or builtin:shapes (the model that ships with dgenerate).")
+    add("--model-type", default="torch", choices=MODEL_TYPES, help="torch or torch-sdxl. (default: torch)")
+    add("--revision", help='Model revision (git branch / tag) on the Hugging Face hub. (default: "main")')
+    add("--variant", help='Load weights from "variant" file names, e.g. "fp16".')
+    add("--subfolder", help="Main model subfolder in a repository or folder.")
+    add("--auth-token", help="Hugging Face auth token for restricted repositories.")
+    add("--vae", help='A VAE: "AutoEncoderClass;(URL or file path)".')
+    add("--vae-revision", help="VAE revision on the Hugging Face hub.")
+    add("--vae-variant", help="VAE weights variant, defaults to --variant.")
+    add("--vae-dtype", choices=DTYPES, help="VAE precision, defaults to --dtype.")
+    add("--vae-subfolder", help="VAE subfolder in a repository or folder.")
+    add("--lora", help='A LoRA and its scale: "path;scale" (scale defaults to 1.0).')
+    add("--lora-weight-name", help="LoRA file name inside a repository or folder.")
+    add("--lora-revision", help="LoRA revision on the Hugging Face hub.")
+    add("--lora-subfolder", help="LoRA subfolder in a repository or folder.")
+    add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}. (default: the model's own)")
+    add("--sdxl-refiner", help="Stable Diffusion XL (torch-sdxl) refiner model path.")
+    add("--sdxl-refiner-revision", help="SDXL refiner revision.")
+    add("--sdxl-refiner-variant", help="SDXL refiner weights variant, defaults to --variant.")
+    add("--sdxl-refiner-subfolder", help="SDXL refiner subfolder.")
+    add("--sdxl-refiner-dtype", choices=DTYPES, help="SDXL refiner precision, defaults to --dtype.")
+    add("--sdxl-original-size", help="SDXL micro-conditioning original size WIDTHxHEIGHT. (default: --output-size)")
+    add("--sdxl-target-size", help="SDXL micro-conditioning target size WIDTHxHEIGHT. (default: --output-size)")
+    add("--safety-checker", action="store_true", help="Load the model's safety checker (off by default).")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--version", action="version", version=f"dgenerate {__version__}")
+    add("-d", "--device", default="auto", help="cuda / cpu / cuda:N. (default: cuda when available, else cpu)")
+    add("-t", "--dtype", default="auto", choices=DTYPES, help="Model precision. (default: auto, which is float32)")
+    add("-s", "--output-size", help="Image size WIDTHxHEIGHT, or one number for both. (default: the model's own "
+        "size, 512x512 for Stable Diffusion 1.x)")
+    add("-o", "--output-path", default="output", help="Output folder, created if missing. (default: ./output)")
+    add("-op", "--output-prefix", help="Prefix for every output file name, followed by an underscore.")
+    add("--output-configs", action="store_true", help="Write next to each image a config that regenerates it "
+        "(dgenerate < file.dgen).")
+    add("--output-metadata", action="store_true", help="Write the config into each PNG (text chunk DgenerateConfig) "
+        "and AUTOMATIC1111-style 'parameters' text.")
+    add("-p", "--prompts", nargs="+", default=[""], help='Prompts to try, "positive; negative". (default: "")')
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("-se", "--seeds", nargs="+", help="Seeds to try. (default: one random seed)")
+    seeds.add_argument("-gse", "--gen-seeds", help="Generate N random seeds to try.")
+    add("-af", "--animation-format", help="Animation output format: webp, gif or mp4. (default: mp4)")
+    add("-fs", "--frame-start", help="First frame of an animated input to use (inclusive).")
+    add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
+    add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'.")
+    add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. (default: 0.8)")
+    add("-gs", "--guidance-scales", nargs="*", default=["5"], help="Guidance scales to try. (default: 5)")
+    add("-ifs", "--inference-steps", nargs="*", default=["30"], help="Inference steps values to try. (default: 30)")
+    add("-hnf", "--sdxl-high-noise-fractions", nargs="*", help="SDXL high noise fractions to try.")
+    add("--batch-size", default="1", help=f"Images per pipeline call, 1 to {MAX_BATCH_SIZE}. (default: 1)")
+    add("--dry-run", action="store_true", help="List the images that would be generated, load nothing.")
+    add("--debug", action="store_true", help="Show tracebacks of errors.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dgenerate", description=DESCRIPTION)
+    _model_options(parser)
+    _run_options(parser)
+    return parser
+
+
+def _numbers(values: list[str] | None, option: str, kind: type, low: float) -> tuple:
+    if not values:
+        raise UsageError(f"{option} needs at least one value")
+    try:
+        numbers = tuple(kind(v) for v in values)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise UsageError(f"{option} {' '.join(values)!r}: each value must be {noun}") from None
+    bad = [v for v in numbers if v < low]
+    if bad:
+        raise UsageError(f"{option} {bad[0]!r} is out of range: values must be at least {low}")
+    return numbers
+
+
+def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
+    if args.gen_seeds is not None:
+        (count,) = _numbers([args.gen_seeds], "--gen-seeds", int, 1)
+        return random_seeds(count)
+    if args.seeds is None:
+        return random_seeds(1)
+    return _numbers(args.seeds, "--seeds", int, 0)
+
+
+def _reject_not_yet(args: argparse.Namespace) -> None:
+    for dest, flag in NOT_YET:
+        if getattr(args, dest) is not None:
+            raise NotImplementedOptionError(f"{flag} is not implemented in dgenerate {__version__} yet; remove it")
+    if args.model_type != "torch":
+        raise NotImplementedOptionError(
+            f"--model-type {args.model_type} is not implemented in dgenerate {__version__} yet; use torch"
+        )
+
+
+def _model_spec(args: argparse.Namespace) -> ModelSpec:
+    if not args.model_path:
+        raise UsageError("model_path is missing: give a model folder, a hub slug or builtin:shapes")
+    return ModelSpec(
+        path=args.model_path,
+        model_type=args.model_type,
+        revision=args.revision,
+        variant=args.variant,
+        subfolder=args.subfolder,
+        dtype=args.dtype,
+        device=args.device,
+        safety_checker=args.safety_checker,
+        auth_token=args.auth_token,
+    )
+
+
+def request_from_args(args: argparse.Namespace) -> RenderRequest:
+    _reject_not_yet(args)
+    (batch_size,) = _numbers([args.batch_size], "--batch-size", int, 1)
+    if batch_size > MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size {batch_size} is too large: use 1 to {MAX_BATCH_SIZE}")
+    return RenderRequest(
+        model=_model_spec(args),
+        seeds=_seeds(args),
+        prompts=tuple(parse_prompt(p) for p in args.prompts),
+        guidance_scales=_numbers(args.guidance_scales, "--guidance-scales", float, 0.0),
+        inference_steps=_numbers(args.inference_steps, "--inference-steps", int, 1),
+        output_size=parse_size(args.output_size) if args.output_size else None,
+        scheduler=canonical_scheduler_name(args.scheduler) if args.scheduler else None,
+        output=OutputSpec(args.output_path, args.output_prefix, args.output_configs, args.output_metadata),
+        batch_size=batch_size,
+    )
+
+
+def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Namespace]:
+    args = build_parser().parse_args(list(argv))
+    return request_from_args(args), args
+
+
+def _with_line(error: DgenerateError, line: int) -> DgenerateError:
+    located = type(error)(f"line {line}: {error}")
+    located.exit_code = error.exit_code
+    return located
+
+
+def run_batch(invocations: Sequence[Invocation]) -> int:
+    """Every line is checked before any work starts; models load once and are shared by all lines."""
+    from dgenerate.models.cache import ModelCache
+    from dgenerate.render.loop import announce, render
+
+    requests = []
+    for invocation in invocations:
+        try:
+            requests.append((invocation.line, parse_invocation(invocation.argv)[0]))
+        except DgenerateError as error:
+            raise _with_line(error, invocation.line) from error
+    cache = ModelCache()
+    for line, request in requests:
+        announce(request)
+        try:
+            render(request, cache)
+        except DgenerateError as error:
+            raise _with_line(error, line) from error
+    return 0
+
+
+def run_one(argv: Sequence[str]) -> int:
+    request, args = parse_invocation(argv)
+    if args.dry_run:
+        print(describe_grid(request))
+        for job in plan(request):
+            print(image_stem(job), repr(job.prompt), file=sys.stdout)
+        return 0
+    from dgenerate.render.loop import announce, render
+
+    announce(request)
+    render(request)
+    return 0
+
+
+def _run(argv: list[str]) -> int:
+    if not argv and not sys.stdin.isatty():
+        return run_batch(read_invocations(sys.stdin.read()))
+    return run_one(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("DGENERATE_DEBUG") == "1"
+    try:
+        return _run(argv)
+    except DgenerateError as error:
+        if debug:
+            raise
+        print(f"dgenerate: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("dgenerate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug or an unmapped library error: one line, the traceback behind --debug
+        if debug:
+            raise
+        print(f"dgenerate: error: {type(error).__name__}: {error} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The exceptions dgenerate raises. Everything it raises on purpose derives from DgenerateError.
+
+    DgenerateError                 one line for the user: what was wrong, the value, how to fix it
+    ├── UsageError                 bad arguments or batch syntax (exit code 2)
+    │   └── ConfigError            a config or PNG metadata that does not parse
+    ├── ModelError                 a model that cannot be found or loaded (exit code 1)
+    │   └── ModelNotFoundError     not on disk and not in the Hugging Face cache
+    ├── MediaError                 an image, mask, video or animation that cannot be read or written
+    ├── OutputError                an output file that exists or cannot be written
+    └── NotImplementedOptionError  a documented option this build does not do yet
+"""
+
+from __future__ import annotations
+
+
+class DgenerateError(Exception):
+    """Root of dgenerate's errors; str(error) is the one line shown to the user."""
+
+    exit_code = 1
+
+
+class UsageError(DgenerateError):
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class ModelError(DgenerateError):
+    pass
+
+
+class ModelNotFoundError(ModelError):
+    pass
+
+
+class MediaError(DgenerateError):
+    pass
+
+
+class OutputError(DgenerateError):
+    pass
+
+
+class NotImplementedOptionError(UsageError):
+    pass

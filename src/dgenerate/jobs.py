@@ -1,0 +1,75 @@
+"""The units of work: frozen descriptions of one model load and one image. No torch here.
+
+Anything that changes the pixels of an image is a field of its Job, so the Job alone reproduces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+DTYPES = ("float16", "float32", "auto")
+MODEL_TYPES = ("torch", "torch-sdxl")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that decides which weights are loaded and how; equal specs share one loaded pipeline."""
+
+    path: str
+    model_type: str = "torch"
+    revision: str | None = None
+    variant: str | None = None
+    subfolder: str | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    safety_checker: bool = False
+    auth_token: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where and how an image is written; none of it changes the pixels."""
+
+    path: str = "output"
+    prefix: str | None = None
+    configs: bool = False
+    metadata: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image: a cell of the grid."""
+
+    model: ModelSpec
+    prompt: str
+    negative_prompt: str | None
+    seed: int
+    guidance_scale: float
+    inference_steps: int
+    width: int | None
+    height: int | None
+    scheduler: str | None = None
+    index: int = 1
+    output: OutputSpec = field(default_factory=OutputSpec, compare=False)
+
+    @property
+    def pixel_fields(self) -> dict[str, object]:
+        """The fields that decide the pixels, as plain data (no output options, no grid position)."""
+        data = asdict(self)
+        del data["index"], data["output"]
+        del data["model"]["auth_token"]
+        return data
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.pixel_fields, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def job_id(self) -> str:
+        """A short hash of the canonical JSON: equal ids mean equal pixels on the same machine and versions."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))

@@ -1,0 +1,58 @@
+"""Schedulers by name. Names are checked without importing diffusers; the class is made when a model is loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dgenerate.errors import UsageError
+
+SCHEDULER_NAMES = (
+    "DDIMScheduler",
+    "DDPMScheduler",
+    "PNDMScheduler",
+    "LMSDiscreteScheduler",
+    "EulerDiscreteScheduler",
+    "HeunDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "DPMSolverMultistepScheduler",
+    "DPMSolverSinglestepScheduler",
+    "KDPM2DiscreteScheduler",
+    "KDPM2AncestralDiscreteScheduler",
+    "DEISMultistepScheduler",
+    "UniPCMultistepScheduler",
+    "DPMSolverSDEScheduler",
+)
+
+# The names AUTOMATIC1111 shows for each scheduler, for the "parameters" text other tools read.
+A1111_SAMPLER_NAMES = {
+    "DDIMScheduler": "DDIM",
+    "DDPMScheduler": "DDPM",
+    "PNDMScheduler": "PLMS",
+    "LMSDiscreteScheduler": "LMS",
+    "EulerDiscreteScheduler": "Euler",
+    "HeunDiscreteScheduler": "Heun",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DPMSolverSinglestepScheduler": "DPM++ SDE",
+    "KDPM2DiscreteScheduler": "DPM2",
+    "KDPM2AncestralDiscreteScheduler": "DPM2 a",
+    "DEISMultistepScheduler": "DEIS",
+    "UniPCMultistepScheduler": "UniPC",
+    "DPMSolverSDEScheduler": "DPM++ SDE Karras",
+}
+
+
+def canonical_scheduler_name(name: str) -> str:
+    """The documented spelling of a scheduler name, matched without regard to case."""
+    by_lower = {known.lower(): known for known in SCHEDULER_NAMES}
+    found = by_lower.get(name.strip().lower())
+    if found is None:
+        raise UsageError(f"--scheduler {name!r} is not a known scheduler; use one of: {', '.join(SCHEDULER_NAMES)}")
+    return found
+
+
+def make_scheduler(name: str, config: Any) -> Any:
+    """A scheduler of class `name` built from the model's own scheduler configuration."""
+    import diffusers
+
+    return getattr(diffusers, name).from_config(config)

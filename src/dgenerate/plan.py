@@ -1,0 +1,100 @@
+"""Pure planning: a RenderRequest becomes the ordered grid of Jobs. No torch, no I/O.
+
+Grid order (documented in the README): prompts, then guidance scales, then inference steps, then seeds,
+with the seed varying fastest. Cells that differ only by seed are neighbours, which is what batching uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass, field
+
+from dgenerate.errors import UsageError
+from dgenerate.jobs import Job, ModelSpec, OutputSpec
+
+MAX_SEED = 99_999_999_999_999
+MAX_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Prompt:
+    positive: str
+    negative: str | None = None
+
+    def __str__(self) -> str:
+        return self.positive if self.negative is None else f"{self.positive}; {self.negative}"
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One invocation of dgenerate, with every value explicit (random seeds already drawn)."""
+
+    model: ModelSpec
+    seeds: tuple[int, ...]
+    prompts: tuple[Prompt, ...] = (Prompt(""),)
+    guidance_scales: tuple[float, ...] = (5.0,)
+    inference_steps: tuple[int, ...] = (30,)
+    output_size: tuple[int, int] | None = None
+    scheduler: str | None = None
+    output: OutputSpec = field(default_factory=OutputSpec)
+    batch_size: int = 1
+
+
+def parse_prompt(text: str) -> Prompt:
+    """'positive; negative' -> Prompt; only the first ';' splits, so a negative prompt may contain more."""
+    positive, sep, negative = text.partition(";")
+    negative = negative.strip()
+    return Prompt(positive.strip(), negative if sep and negative else None)
+
+
+def parse_size(text: str, option: str = "--output-size") -> tuple[int, int]:
+    """'512x768' -> (512, 768); '512' -> (512, 512)."""
+    parts = text.lower().split("x")
+    if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
+        raise UsageError(f"{option} {text!r} is not a size: use WIDTHxHEIGHT (e.g. 512x768) or one number (e.g. 512)")
+    width, height = (int(parts[0]), int(parts[-1]))
+    if width < 8 or height < 8:
+        raise UsageError(f"{option} {text!r} is too small: each dimension must be at least 8")
+    return width, height
+
+
+def random_seeds(count: int) -> tuple[int, ...]:
+    return tuple(secrets.randbelow(MAX_SEED + 1) for _ in range(count))
+
+
+def plan(request: RenderRequest) -> tuple[Job, ...]:
+    """The grid as Jobs, numbered from 1 in grid order."""
+    width, height = request.output_size or (None, None)
+    cells = itertools.product(request.prompts, request.guidance_scales, request.inference_steps, request.seeds)
+    return tuple(
+        Job(
+            model=request.model,
+            prompt=prompt.positive,
+            negative_prompt=prompt.negative,
+            seed=seed,
+            guidance_scale=guidance,
+            inference_steps=steps,
+            width=width,
+            height=height,
+            scheduler=request.scheduler,
+            index=index,
+            output=request.output,
+        )
+        for index, (prompt, guidance, steps, seed) in enumerate(cells, start=1)
+    )
+
+
+def describe_grid(request: RenderRequest) -> str:
+    """'16 images (2 prompts x 4 seeds x 2 guidance scales x 1 inference steps)'."""
+    axes = [
+        (len(request.prompts), "prompt"),
+        (len(request.seeds), "seed"),
+        (len(request.guidance_scales), "guidance scale"),
+        (len(request.inference_steps), "inference steps value"),
+    ]
+    total = 1
+    for count, _ in axes:
+        total *= count
+    detail = " x ".join(f"{count} {name}{'s' if count != 1 else ''}" for count, name in axes)
+    return f"{total} image{'s' if total != 1 else ''} ({detail})"

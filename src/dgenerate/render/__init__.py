@@ -1,0 +1,1 @@
+"""Noise and generators, batching jobs into pipeline calls, and the loop that runs them."""

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import RunCli
+
+
+def _dgenerate(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dgenerate", *argv], capture_output=True, text=True, timeout=60)
+
+
+def test_help_and_argument_errors_do_not_import_torch() -> None:
+    probe = ("import sys; from dgenerate.cli import main\n"
+             "for argv in (['--help'], ['--version'], ['m', '--seeds', 'x']):\n"
+             "    try: main(argv)\n"
+             "    except SystemExit: pass\n"
+             "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'av') if m in sys.modules]\n"
+             "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, timeout=60)
+
+
+def test_help_lists_every_documented_option() -> None:
+    result = _dgenerate("--help")
+    assert result.returncode == 0
+    for option in ("--model-type", "--revision", "--variant", "--subfolder", "--auth-token", "--vae", "--vae-revision",
+                   "--vae-variant", "--vae-dtype", "--vae-subfolder", "--lora", "--lora-weight-name",
+                   "--lora-revision", "--lora-subfolder", "--scheduler", "--sdxl-refiner", "--sdxl-refiner-revision",
+                   "--sdxl-refiner-variant", "--sdxl-refiner-subfolder", "--sdxl-refiner-dtype",
+                   "--sdxl-original-size", "--sdxl-target-size", "--safety-checker", "--version", "--device",
+                   "--dtype", "--output-size", "--output-path", "--output-prefix", "--prompts", "--seeds",
+                   "--gen-seeds", "--animation-format", "--frame-start", "--frame-end", "--image-seeds",
+                   "--image-seed-strengths", "--guidance-scales", "--inference-steps",
+                   "--sdxl-high-noise-fractions"):
+        assert option in result.stdout, option
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["m", "--seeds", "1", "x"], "--seeds"),
+    (["m", "--seeds", "1", "--gen-seeds", "2"], "not allowed with"),
+    (["m", "--gen-seeds", "0"], "--gen-seeds"),
+    (["m", "--guidance-scales", "high"], "--guidance-scales"),
+    (["m", "--inference-steps", "0"], "--inference-steps"),
+    (["m", "--output-size", "12x"], "--output-size"),
+    (["m", "--scheduler", "Nope"], "DDIMScheduler"),
+    (["m", "--dtype", "float8"], "--dtype"),
+    (["m", "--no-such-option"], "unrecognized"),
+    (["m", "--vae", "AutoencoderKL;x"], "--vae is not implemented"),
+    (["m", "--batch-size", "0"], "--batch-size"),
+    (["--prompts", "x"], "model_path"),
+])
+def test_argument_errors_are_one_line_and_exit_2(run_cli: RunCli, argv: list[str], needle: str) -> None:
+    result = run_cli(*argv)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dgenerate: error:") and needle in lines[0], result.err
+
+
+def test_argument_error_in_a_subprocess_has_no_traceback() -> None:
+    result = _dgenerate("m", "--seeds", "x")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "dgenerate: error: --seeds 'x': each value must be a whole number"
+
+
+def test_version() -> None:
+    result = _dgenerate("--version")
+    assert result.returncode == 0 and result.stdout.startswith("dgenerate ")
+
+
+def test_abbreviated_option_from_the_reference_examples_is_accepted(run_cli: RunCli) -> None:
+    result = run_cli("m", "--guidance-scale", "12", "--seeds", "1", "--dry-run")
+    assert result.code == 0 and "s_1_g_12_i_30_step_1" in result.out

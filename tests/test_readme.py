@@ -1,0 +1,40 @@
+"""The README's examples run as written (with the tiny test model in place of the built-in one)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_example(name: str) -> list[str]:
+    match = re.search(rf"<!-- example: {name} -->\n```bash\n(.*?)```", README.read_text(), re.DOTALL)
+    assert match, f"README has no example {name!r}"
+    words = shlex.split(match.group(1).replace("\\\n", " "))
+    assert words[0] == "dgenerate"
+    return words[1:]
+
+
+def test_setup_commands_open_the_readme() -> None:
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), re.DOTALL)
+    assert blocks[0].startswith("scripts/setup && .venv/bin/dgenerate builtin:shapes")
+    assert blocks[1].strip() == "scripts/setup --test && .venv/bin/python -m pytest -q"
+    assert blocks[1].strip() in (README.parent / ".ci" / "run").read_text()
+
+
+def test_text_to_image_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = readme_example("text-to-image")
+    assert argv[0] == "builtin:shapes"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu")
+    assert result.code == 0, result.err
+    pngs = sorted((tmp_path / "shapes").glob("*.png"))
+    assert len(pngs) == 8 and len(list((tmp_path / "shapes").glob("*.dgen"))) == 8
+    assert pngs[0].name == "s_1_g_3_i_20_step_1.png"
