@@ -9,20 +9,23 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NoReturn
 
 from dgenerate import __version__
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.errors import DgenerateError, NotImplementedOptionError, UsageError
-from dgenerate.jobs import DTYPES, MODEL_TYPES, ModelSpec, OutputSpec
+from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
 from dgenerate.models.schedulers import SCHEDULER_NAMES, canonical_scheduler_name
 from dgenerate.naming import image_stem
 from dgenerate.plan import (
     MAX_BATCH_SIZE,
     RenderRequest,
     describe_grid,
+    parse_lora,
     parse_prompt,
     parse_size,
+    parse_vae,
     plan,
     random_seeds,
 )
@@ -151,6 +154,29 @@ def _reject_not_yet(args: argparse.Namespace) -> None:
         )
 
 
+def _vae_spec(args: argparse.Namespace) -> VaeSpec | None:
+    if args.vae is None:
+        return None
+    class_name, path = parse_vae(args.vae)
+    return VaeSpec(class_name, path, args.vae_revision, args.vae_variant, args.vae_subfolder, args.vae_dtype)
+
+
+def _lora_spec(args: argparse.Namespace) -> LoraSpec | None:
+    if args.lora is None:
+        return None
+    return replace(parse_lora(args.lora), weight_name=args.lora_weight_name, revision=args.lora_revision,
+                   subfolder=args.lora_subfolder)
+
+
+def _refiner_spec(args: argparse.Namespace) -> RefinerSpec | None:
+    if args.sdxl_refiner is None:
+        return None
+    if args.model_type != "torch-sdxl":
+        raise UsageError("--sdxl-refiner needs --model-type torch-sdxl")
+    return RefinerSpec(args.sdxl_refiner, args.sdxl_refiner_revision, args.sdxl_refiner_variant,
+                       args.sdxl_refiner_subfolder, args.sdxl_refiner_dtype)
+
+
 def _model_spec(args: argparse.Namespace) -> ModelSpec:
     if not args.model_path:
         raise UsageError("model_path is missing: give a model folder, a hub slug or builtin:shapes")
@@ -164,6 +190,9 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
         device=args.device,
         safety_checker=args.safety_checker,
         auth_token=args.auth_token,
+        vae=_vae_spec(args),
+        lora=_lora_spec(args),
+        refiner=_refiner_spec(args),
     )
 
 
@@ -172,6 +201,9 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
     (batch_size,) = _numbers([args.batch_size], "--batch-size", int, 1)
     if batch_size > MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size {batch_size} is too large: use 1 to {MAX_BATCH_SIZE}")
+    fractions = args.sdxl_high_noise_fractions
+    if fractions is not None and args.model_type != "torch-sdxl":
+        raise UsageError("--sdxl-high-noise-fractions needs --model-type torch-sdxl and --sdxl-refiner")
     return RenderRequest(
         model=_model_spec(args),
         seeds=_seeds(args),
@@ -182,7 +214,21 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         scheduler=canonical_scheduler_name(args.scheduler) if args.scheduler else None,
         output=OutputSpec(args.output_path, args.output_prefix, args.output_configs, args.output_metadata),
         batch_size=batch_size,
+        high_noise_fractions=_fractions(fractions) if fractions is not None else None,
+        sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
+        sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),
     )
+
+
+def _fractions(values: list[str]) -> tuple[float, ...]:
+    fractions = _numbers(values, "--sdxl-high-noise-fractions", float, 0.0)
+    if any(f >= 1.0 for f in fractions):
+        raise UsageError("--sdxl-high-noise-fractions values must be between 0 and 1, e.g. 0.8")
+    return fractions
+
+
+def _optional_size(text: str | None, option: str) -> tuple[int, int] | None:
+    return parse_size(text, option) if text else None
 
 
 def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Namespace]:

@@ -26,6 +26,43 @@ class ModelSpec:
     device: str = "auto"
     safety_checker: bool = False
     auth_token: str | None = field(default=None, repr=False, compare=False)
+    vae: VaeSpec | None = None
+    lora: LoraSpec | None = None
+    refiner: RefinerSpec | None = None
+
+
+@dataclass(frozen=True)
+class VaeSpec:
+    """--vae "Class;path" and its --vae-* options; variant and dtype default to the main model's."""
+
+    class_name: str
+    path: str
+    revision: str | None = None
+    variant: str | None = None
+    subfolder: str | None = None
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """--lora "path;scale" and its --lora-* options."""
+
+    path: str
+    scale: float = 1.0
+    weight_name: str | None = None
+    revision: str | None = None
+    subfolder: str | None = None
+
+
+@dataclass(frozen=True)
+class RefinerSpec:
+    """--sdxl-refiner and its --sdxl-refiner-* options; variant and dtype default to the main model's."""
+
+    path: str
+    revision: str | None = None
+    variant: str | None = None
+    subfolder: str | None = None
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +88,9 @@ class Job:
     width: int | None
     height: int | None
     scheduler: str | None = None
+    high_noise_fraction: float | None = None
+    sdxl_original_size: tuple[int, int] | None = None
+    sdxl_target_size: tuple[int, int] | None = None
     index: int = 1
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 

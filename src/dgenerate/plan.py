@@ -1,6 +1,7 @@
 """Pure planning: a RenderRequest becomes the ordered grid of Jobs. No torch, no I/O.
 
-Grid order (documented in the README): prompts, then guidance scales, then inference steps, then seeds,
+Grid order (documented in the README): prompts, then SDXL high noise fractions, then guidance scales, then
+inference steps, then seeds,
 with the seed varying fastest. Cells that differ only by seed are neighbours, which is what batching uses.
 """
 
@@ -11,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from dgenerate.errors import UsageError
-from dgenerate.jobs import Job, ModelSpec, OutputSpec
+from dgenerate.jobs import Job, LoraSpec, ModelSpec, OutputSpec
 
 MAX_SEED = 99_999_999_999_999
 MAX_BATCH_SIZE = 64
@@ -39,6 +40,9 @@ class RenderRequest:
     scheduler: str | None = None
     output: OutputSpec = field(default_factory=OutputSpec)
     batch_size: int = 1
+    high_noise_fractions: tuple[float, ...] | None = None
+    sdxl_original_size: tuple[int, int] | None = None
+    sdxl_target_size: tuple[int, int] | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -59,6 +63,34 @@ def parse_size(text: str, option: str = "--output-size") -> tuple[int, int]:
     return width, height
 
 
+VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
+
+
+def parse_vae(text: str) -> tuple[str, str]:
+    """'AutoencoderKL;path' -> ('AutoencoderKL', 'path'), the class name checked (any case)."""
+    class_name, sep, path = text.partition(";")
+    by_lower = {name.lower(): name for name in VAE_CLASSES}
+    found = by_lower.get(class_name.strip().lower())
+    if not sep or not path.strip():
+        raise UsageError(f"--vae {text!r} needs a class and a path: 'AutoencoderKL;path/or/repo'")
+    if found is None:
+        raise UsageError(f"--vae {text!r}: {class_name.strip()!r} is not a VAE class; use one of: "
+                         f"{', '.join(VAE_CLASSES)}")
+    return found, path.strip()
+
+
+def parse_lora(text: str) -> LoraSpec:
+    """'path;scale' -> LoraSpec (scale 1.0 when not given)."""
+    path, sep, scale = text.rpartition(";") if ";" in text else (text, "", "")
+    if not path.strip():
+        raise UsageError(f"--lora {text!r} needs a path: 'my_lora.safetensors;0.5'")
+    try:
+        value = float(scale) if sep else 1.0
+    except ValueError:
+        raise UsageError(f"--lora {text!r}: the scale {scale.strip()!r} is not a number; use 'path;0.5'") from None
+    return LoraSpec(path=path.strip(), scale=value)
+
+
 def random_seeds(count: int) -> tuple[int, ...]:
     return tuple(secrets.randbelow(MAX_SEED + 1) for _ in range(count))
 
@@ -66,7 +98,9 @@ def random_seeds(count: int) -> tuple[int, ...]:
 def plan(request: RenderRequest) -> tuple[Job, ...]:
     """The grid as Jobs, numbered from 1 in grid order."""
     width, height = request.output_size or (None, None)
-    cells = itertools.product(request.prompts, request.guidance_scales, request.inference_steps, request.seeds)
+    fractions = request.high_noise_fractions or (None,)
+    cells = itertools.product(request.prompts, fractions, request.guidance_scales, request.inference_steps,
+                              request.seeds)
     return tuple(
         Job(
             model=request.model,
@@ -78,10 +112,13 @@ def plan(request: RenderRequest) -> tuple[Job, ...]:
             width=width,
             height=height,
             scheduler=request.scheduler,
+            high_noise_fraction=fraction,
+            sdxl_original_size=request.sdxl_original_size,
+            sdxl_target_size=request.sdxl_target_size,
             index=index,
             output=request.output,
         )
-        for index, (prompt, guidance, steps, seed) in enumerate(cells, start=1)
+        for index, (prompt, fraction, guidance, steps, seed) in enumerate(cells, start=1)
     )
 
 
@@ -93,6 +130,8 @@ def describe_grid(request: RenderRequest) -> str:
         (len(request.guidance_scales), "guidance scale"),
         (len(request.inference_steps), "inference steps value"),
     ]
+    if request.high_noise_fractions:
+        axes.append((len(request.high_noise_fractions), "high noise fraction"))
     total = 1
     for count, _ in axes:
         total *= count

@@ -11,7 +11,7 @@ from pathlib import Path
 from dgenerate import __version__
 from dgenerate.batch import escape_variables
 from dgenerate.errors import ConfigError
-from dgenerate.jobs import Job
+from dgenerate.jobs import Job, ModelSpec
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES
 from dgenerate.naming import format_number
 
@@ -23,21 +23,51 @@ def _quote(value: str) -> str:
     return shlex.quote(escape_variables(value))
 
 
-def job_arguments(job: Job) -> list[tuple[str, str | None]]:
-    """The options that regenerate `job` (a resolved job: device, dtype and size are explicit)."""
-    model = job.model
-    options: list[tuple[str, str | None]] = [("--model-type", model.model_type)]
-    for flag, value in (("--revision", model.revision), ("--variant", model.variant),
-                        ("--subfolder", model.subfolder)):
-        if value is not None:
-            options.append((flag, value))
+Option = tuple[str, "str | None"]
+
+
+def _present(*pairs: tuple[str, str | None]) -> list[Option]:
+    return [(flag, value) for flag, value in pairs if value is not None]
+
+
+def _size(size: tuple[int, int] | None) -> str | None:
+    return None if size is None else f"{size[0]}x{size[1]}"
+
+
+def _model_arguments(model: ModelSpec) -> list[Option]:
+    options: list[Option] = [("--model-type", model.model_type)]
+    options += _present(("--revision", model.revision), ("--variant", model.variant), ("--subfolder", model.subfolder))
     options += [("--dtype", model.dtype), ("--device", model.device)]
     if model.safety_checker:
         options.append(("--safety-checker", None))
-    if job.width is not None:
-        options.append(("--output-size", f"{job.width}x{job.height}"))
-    if job.scheduler:
-        options.append(("--scheduler", job.scheduler))
+    if model.vae:
+        vae = model.vae
+        options += _present(("--vae", f"{vae.class_name};{vae.path}"), ("--vae-revision", vae.revision),
+                            ("--vae-variant", vae.variant), ("--vae-subfolder", vae.subfolder),
+                            ("--vae-dtype", vae.dtype))
+    if model.lora:
+        lora = model.lora
+        options += _present(("--lora", f"{lora.path};{format_number(lora.scale)}"),
+                            ("--lora-weight-name", lora.weight_name), ("--lora-revision", lora.revision),
+                            ("--lora-subfolder", lora.subfolder))
+    if model.refiner:
+        refiner = model.refiner
+        options += _present(("--sdxl-refiner", refiner.path), ("--sdxl-refiner-revision", refiner.revision),
+                            ("--sdxl-refiner-variant", refiner.variant),
+                            ("--sdxl-refiner-subfolder", refiner.subfolder), ("--sdxl-refiner-dtype", refiner.dtype))
+    return options
+
+
+def job_arguments(job: Job) -> list[Option]:
+    """The options that regenerate `job` (a resolved job: device, dtype and size are explicit)."""
+    options = _model_arguments(job.model)
+    output_size = f"{job.width}x{job.height}" if job.width is not None else None
+    options += _present(("--output-size", output_size),
+                        ("--scheduler", job.scheduler),
+                        ("--sdxl-original-size", _size(job.sdxl_original_size)),
+                        ("--sdxl-target-size", _size(job.sdxl_target_size)))
+    if job.high_noise_fraction is not None:
+        options.append(("--sdxl-high-noise-fractions", format_number(job.high_noise_fraction)))
     prompt = job.prompt if job.negative_prompt is None else f"{job.prompt}; {job.negative_prompt}"
     options += [
         ("--prompts", prompt),
