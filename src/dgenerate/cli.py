@@ -110,6 +110,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("-ifs", "--inference-steps", nargs="*", default=["30"], help="Inference steps values to try. (default: 30)")
     add("-hnf", "--sdxl-high-noise-fractions", nargs="*", help="SDXL high noise fractions to try.")
     add("--batch-size", default="1", help=f"Images per pipeline call, 1 to {MAX_BATCH_SIZE}. (default: 1)")
+    add("--batch-slot", help="The slot of the image in its batch call; configs of --batch-size runs record it so "
+        "that one image of a batch regenerates alone, byte-identical.")
     add("--dry-run", action="store_true", help="List the images that would be generated, load nothing.")
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
@@ -214,6 +216,7 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         scheduler=canonical_scheduler_name(args.scheduler) if args.scheduler else None,
         output=OutputSpec(args.output_path, args.output_prefix, args.output_configs, args.output_metadata),
         batch_size=batch_size,
+        batch_slot=_numbers([args.batch_slot], "--batch-slot", int, 0)[0] if args.batch_slot else None,
         high_noise_fractions=_fractions(fractions) if fractions is not None else None,
         sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),

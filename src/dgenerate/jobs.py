@@ -91,6 +91,8 @@ class Job:
     high_noise_fraction: float | None = None
     sdxl_original_size: tuple[int, int] | None = None
     sdxl_target_size: tuple[int, int] | None = None
+    batch_size: int = 1
+    batch_slot: int = 0
     index: int = 1
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 

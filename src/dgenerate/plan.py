@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from dgenerate.errors import UsageError
 from dgenerate.jobs import Job, LoraSpec, ModelSpec, OutputSpec
@@ -40,6 +41,7 @@ class RenderRequest:
     scheduler: str | None = None
     output: OutputSpec = field(default_factory=OutputSpec)
     batch_size: int = 1
+    batch_slot: int | None = None
     high_noise_fractions: tuple[float, ...] | None = None
     sdxl_original_size: tuple[int, int] | None = None
     sdxl_target_size: tuple[int, int] | None = None
@@ -95,8 +97,49 @@ def random_seeds(count: int) -> tuple[int, ...]:
     return tuple(secrets.randbelow(MAX_SEED + 1) for _ in range(count))
 
 
+def _batch_key(job: Job) -> tuple[object, ...]:
+    """What the images of one pipeline call must share; seeds and prompts may differ."""
+    return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
+            job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size)
+
+
+def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
+    """Give each job its place in a pipeline call of exactly `size` images.
+
+    Neighbouring jobs that share a batch key fill slots 0, 1, ... of one call. An explicit `slot` (from a config
+    that regenerates one image of a batch) puts every job alone at that slot of its own call.
+    """
+    if slot is not None:
+        if not 0 <= slot < size:
+            raise UsageError(f"--batch-slot {slot} is outside the batch: use 0 to {size - 1} for --batch-size {size}")
+        return tuple(replace(job, batch_size=size, batch_slot=slot) for job in jobs)
+    placed: list[Job] = []
+    for job in jobs:
+        previous = placed[-1] if placed else None
+        slot = 0
+        if previous is not None and previous.batch_slot + 1 < size and _batch_key(previous) == _batch_key(job):
+            slot = previous.batch_slot + 1
+        placed.append(replace(job, batch_size=size, batch_slot=slot))
+    return tuple(placed)
+
+
+def batch_groups(jobs: Sequence[Job]) -> list[list[Job]]:
+    """Jobs split into pipeline calls: a call starts wherever the slot does not go up by one."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        if groups and job.batch_slot == groups[-1][-1].batch_slot + 1:
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups
+
+
 def plan(request: RenderRequest) -> tuple[Job, ...]:
-    """The grid as Jobs, numbered from 1 in grid order."""
+    """The grid as Jobs, numbered from 1 in grid order, each with its place in a pipeline call."""
+    return assign_batch_slots(_grid(request), request.batch_size, request.batch_slot)
+
+
+def _grid(request: RenderRequest) -> tuple[Job, ...]:
     width, height = request.output_size or (None, None)
     fractions = request.high_noise_fractions or (None,)
     cells = itertools.product(request.prompts, fractions, request.guidance_scales, request.inference_steps,

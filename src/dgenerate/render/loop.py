@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from dgenerate.models.cache import ModelCache
 from dgenerate.models.loader import LoadedModel, resolved
 from dgenerate.models.schedulers import make_scheduler
 from dgenerate.naming import image_stem
-from dgenerate.plan import RenderRequest, describe_grid, plan
+from dgenerate.plan import RenderRequest, batch_groups, describe_grid, plan
 from dgenerate.render.noise import generators
 from dgenerate.render.outputs import encode_png, write_new
 from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK, a1111_parameters, config_text
@@ -56,20 +55,16 @@ def output_size(request: RenderRequest, model: LoadedModel) -> tuple[int, int]:
     return width, height
 
 
-def _batch_key(job: Job) -> tuple[object, ...]:
-    return (job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler, job.model)
+def call_slots(group: list[Job]) -> list[Job]:
+    """The images of one pipeline call, each job at its slot; unused slots repeat the first job and are dropped.
 
-
-def batches(jobs: Sequence[Job], size: int) -> Iterator[list[Job]]:
-    """Neighbouring jobs that differ only in seed and prompt, at most `size` to a pipeline call."""
-    group: list[Job] = []
-    for job in jobs:
-        if group and (len(group) == size or _batch_key(group[0]) != _batch_key(job)):
-            yield group
-            group = []
-        group.append(job)
-    if group:
-        yield group
+    Every call runs at exactly the batch size, so an image's pixels depend on its seed, settings and slot, never on
+    which other images share its call: a config regenerates it alone, byte-identical.
+    """
+    slots = [group[0]] * group[0].batch_size
+    for job in group:
+        slots[job.batch_slot] = job
+    return slots
 
 
 def _scheduler(model: LoadedModel, job: Job) -> Any:
@@ -80,6 +75,11 @@ def _scheduler(model: LoadedModel, job: Job) -> Any:
 
 def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[Any]:
     """One pipeline call for a group of jobs; each image draws its noise from its own seed's CPU generator."""
+    images = _call(model, call_slots(group), progress)
+    return [images[job.batch_slot] for job in group]
+
+
+def _call(model: LoadedModel, group: list[Job], progress: Progress) -> list[Any]:
     first = group[0]
     pipeline = model.pipeline
     original_scheduler = pipeline.scheduler
@@ -132,10 +132,11 @@ def render(request: RenderRequest, cache: ModelCache | None = None, progress: bo
     model = cache.get(resolved(request.model))
     width, height = output_size(request, model)
     jobs = [replace(job, model=model.spec, width=width, height=height) for job in plan(request)]
-    bar = Progress.start(sum(job.inference_steps for job in jobs), len(jobs), progress)
+    groups = batch_groups(jobs)
+    bar = Progress.start(sum(group[0].inference_steps for group in groups), len(jobs), progress)
     written: list[Path] = []
     try:
-        for group in batches(jobs, request.batch_size):
+        for group in groups:
             for job, image in zip(group, generate(model, group, bar), strict=True):
                 written.append(write_image(job, image, model))
                 bar.image_done(len(written), len(jobs), written[-1])
