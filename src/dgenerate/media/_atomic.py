@@ -1,0 +1,51 @@
+"""Temporary names beside the destination, and publishing them without clobbering."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+from dgenerate.errors import OutputError
+
+
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    if not overwrite and path.exists():
+        raise OutputError(f"output file '{path}' already exists; choose another --output-path or remove the file")
+
+
+def temp_path(path: Path) -> Path:
+    """A hidden name in the destination's folder, so the final rename never crosses a file system."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create output folder '{path.parent}': {error}") from error
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")
+
+
+def publish(temp: Path, path: Path, overwrite: bool) -> None:
+    """Move ``temp`` to ``path``; without ``overwrite`` an existing ``path`` wins and ``temp`` is removed."""
+    try:
+        if overwrite:
+            os.replace(temp, path)
+            return
+        _link_no_clobber(temp, path)
+    finally:
+        discard(temp)
+
+
+def _link_no_clobber(temp: Path, path: Path) -> None:
+    try:
+        os.link(temp, path)
+    except FileExistsError as error:
+        raise OutputError(f"output file '{path}' appeared while writing; remove it or choose another name") from error
+    except OSError:
+        # No hard links on this file system (some network and FAT mounts): check, then rename.
+        refuse_existing(path, overwrite=False)
+        os.replace(temp, path)
+
+
+def discard(temp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()

@@ -1,0 +1,149 @@
+"""One streaming encoder per animation format; each keeps only the frame it is encoding.
+
+Every encoder turns frame ``i`` into a timestamp with the exact ``Fraction`` fps, so 30000/1001 stays 30000/1001
+in MP4 (time base 1001/30000) and the GIF / WebP delays sum to the exact duration, rounded once.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dgenerate.media.timing import frame_delay, frame_time
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class Encoder(Protocol):
+    def add(self, frame: Image.Image) -> None: ...
+
+    def close(self) -> None:
+        """Flush buffered frames and finish the file; after this the file plays."""
+
+
+class Mp4Encoder:
+    """H.264 (libx264, yuv420p) in MP4; odd widths or heights lose their last column or row."""
+
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int], crf: int = 18) -> None:
+        import av
+
+        self._container: Any = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+        self._size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+        self._time_base = 1 / fps
+        self._stream: Any = self._container.add_stream("libx264", rate=fps)
+        self._stream.width, self._stream.height = self._size
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.codec_context.time_base = self._time_base
+        self._stream.options = {"crf": str(crf), "preset": "medium"}
+        self._index = 0
+
+    def add(self, frame: Image.Image) -> None:
+        import av
+
+        if frame.size != self._size:
+            frame = frame.crop((0, 0, *self._size))
+        frame_type: Any = av.VideoFrame
+        video_frame = frame_type.from_image(frame)
+        video_frame.pts, video_frame.time_base, video_frame.duration = self._index, self._time_base, 1
+        self._index += 1
+        self._container.mux(self._stream.encode(video_frame))
+
+    def close(self) -> None:
+        try:
+            self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+
+
+_CENTISECOND = Fraction(1, 100)
+_MIN_GIF_DELAY = 2
+
+
+class GifEncoder:
+    """GIF through FFmpeg's gif encoder and muxer, which write each frame as it comes; each frame gets its own
+    256-colour palette from Pillow (stored as a local colour table)."""
+
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int]) -> None:
+        import av
+
+        self._container: Any = av.open(str(path), "w", format="gif")
+        self._stream: Any = self._container.add_stream("gif", rate=fps)
+        self._stream.width, self._stream.height = size
+        self._stream.pix_fmt = "pal8"
+        self._stream.codec_context.time_base = _CENTISECOND
+        self._fps = fps
+        self._index = 0
+        self._last_pts = -_MIN_GIF_DELAY
+
+    def add(self, frame: Image.Image) -> None:
+        video_frame = _paletted_frame(frame)
+        # Browsers show a frame of 1/100 s or less for 1/10 s, so a GIF plays at 50 fps at most.
+        pts = max(frame_time(self._index, self._fps, _CENTISECOND), self._last_pts + _MIN_GIF_DELAY)
+        end = max(frame_time(self._index + 1, self._fps, _CENTISECOND), pts + _MIN_GIF_DELAY)
+        video_frame.pts, video_frame.time_base, video_frame.duration = pts, _CENTISECOND, end - pts
+        self._index, self._last_pts = self._index + 1, pts
+        self._container.mux(self._stream.encode(video_frame))
+
+    def close(self) -> None:
+        try:
+            self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+
+
+def _palette_of(frame: Image.Image) -> Image.Image:
+    """256 colours by median cut on a copy of at most 128x128: ten times faster than on the frame, as good."""
+    from PIL import Image
+
+    sample = frame.copy()
+    sample.thumbnail((128, 128), Image.Resampling.BILINEAR)
+    return sample.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+
+
+def _paletted_frame(frame: Image.Image) -> Any:
+    """``frame`` with its own palette, undithered: dither noise that changes every frame crawls in animations."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    quantized = frame.quantize(palette=_palette_of(frame), dither=Image.Dither.NONE)
+    rgb = np.frombuffer(bytes(quantized.getpalette() or []), dtype=np.uint8).reshape(-1, 3)[:256]
+    palette = np.zeros((256, 4), dtype=np.uint8)
+    palette[:, 0] = 255
+    palette[: len(rgb), 1:] = rgb
+    pixels_and_palette: Any = (np.asarray(quantized), palette)
+    return av.VideoFrame.from_ndarray(pixels_and_palette, format="pal8")
+
+
+_MILLISECOND = Fraction(1, 1000)
+
+
+class WebpEncoder:
+    """Animated WebP (lossy, quality 90) appended frame by frame; see ``_webp``."""
+
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int]) -> None:
+        from dgenerate.media._webp import WebpAnimationFile
+
+        self._file = path.open("wb")
+        self._webp = WebpAnimationFile(self._file, size)
+        self._fps = fps
+        self._index = 0
+
+    def add(self, frame: Image.Image) -> None:
+        self._webp.add(frame, max(1, frame_delay(self._index, self._fps, _MILLISECOND)))
+        self._index += 1
+
+    def close(self) -> None:
+        try:
+            self._webp.close()
+        finally:
+            self._file.close()
+
+
+ENCODERS: dict[str, type[Mp4Encoder] | type[GifEncoder] | type[WebpEncoder]] = {
+    "mp4": Mp4Encoder,
+    "gif": GifEncoder,
+    "webp": WebpEncoder,
+}

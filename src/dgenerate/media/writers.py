@@ -1,0 +1,125 @@
+"""Writing animations frame by frame and PNG images with text metadata, atomically and without clobbering."""
+
+from __future__ import annotations
+
+import contextlib
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, get_args
+
+from dgenerate.errors import DgenerateError, MediaError, OutputError
+from dgenerate.media._atomic import discard, publish, refuse_existing, temp_path
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from dgenerate.media._encoders import Encoder
+
+AnimationFormat = Literal["mp4", "gif", "webp"]
+ANIMATION_FORMATS: tuple[str, ...] = get_args(AnimationFormat)
+
+
+class AnimationWriter:
+    """Encodes frames as they arrive into ``path`` (mp4, gif or webp) at exactly ``fps``.
+
+    The file is built under a hidden temporary name in the same folder and renamed into place on exit. If the
+    ``with`` body raises (KeyboardInterrupt included) the frames written so far are still finished into a playable
+    file before the exception goes on; with no frames nothing is left behind.
+    """
+
+    def __init__(
+        self, path: Path, fmt: AnimationFormat, fps: Fraction, size: tuple[int, int], *, overwrite: bool = False
+    ) -> None:
+        _check_arguments(fmt, fps, size)
+        self.path = Path(path)
+        self.fmt = fmt
+        self.fps = Fraction(fps)
+        self.size = size
+        self.overwrite = overwrite
+        self.frames_written = 0
+        self._temp: Path | None = None
+        self._encoder: Encoder | None = None
+        refuse_existing(self.path, overwrite)
+
+    def __enter__(self) -> AnimationWriter:
+        from dgenerate.media._encoders import ENCODERS
+
+        self._temp = temp_path(self.path)
+        try:
+            self._encoder = ENCODERS[self.fmt](self._temp, self.fps, self.size)
+        except BaseException as error:
+            discard(self._temp)
+            raise OutputError(f"cannot write '{self.path}': {error}") from error
+        return self
+
+    def write(self, frame: Image.Image) -> None:
+        from dgenerate.media.sources import to_rgb
+
+        if self._encoder is None:
+            raise OutputError(f"AnimationWriter for '{self.path}' is not open; use it in a with statement")
+        if frame.size != self.size:
+            raise MediaError(
+                f"frame {self.frames_written} is {frame.width}x{frame.height} but '{self.path}' is being written "
+                f"at {self.size[0]}x{self.size[1]}; resize frames to the animation's size"
+            )
+        try:
+            self._encoder.add(frame if frame.mode == "RGB" else to_rgb(frame))
+        except Exception as error:
+            raise OutputError(f"cannot encode frame {self.frames_written} into '{self.path}': {error}") from error
+        self.frames_written += 1
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if error is None:
+            self._finish()
+            return
+        with contextlib.suppress(Exception):  # the body's exception is the one worth showing
+            self._finish()
+
+    def _finish(self) -> None:
+        encoder, temp = self._encoder, self._temp
+        self._encoder = None
+        if encoder is None or temp is None:
+            return
+        try:
+            encoder.close()
+            if self.frames_written:
+                publish(temp, self.path, self.overwrite)
+        except DgenerateError:
+            raise
+        except Exception as error:  # OSError, or PyAV's FFmpegError
+            raise OutputError(f"cannot finish writing '{self.path}': {error}") from error
+        finally:
+            discard(temp)
+
+
+def _check_arguments(fmt: str, fps: Fraction, size: tuple[int, int]) -> None:
+    if fmt not in ANIMATION_FORMATS:
+        raise OutputError(f"animation format '{fmt}' is not supported; use one of {', '.join(ANIMATION_FORMATS)}")
+    if fps <= 0:
+        raise OutputError(f"animation frame rate {fps} must be positive")
+    if min(size) < (2 if fmt == "mp4" else 1) or max(size) > 16383:
+        raise OutputError(f"animation size {size[0]}x{size[1]} is out of range for {fmt}; use 2 to 16383 pixels")
+
+
+def write_png(
+    path: Path, image: Image.Image, text_chunks: dict[str, str] | None = None, *, overwrite: bool = False
+) -> None:
+    """Save ``image`` as PNG with ``text_chunks`` as tEXt (iTXt when not Latin-1); same inputs, same bytes."""
+    from PIL.PngImagePlugin import PngInfo
+
+    path = Path(path)
+    refuse_existing(path, overwrite)
+    metadata = PngInfo()
+    for key, value in (text_chunks or {}).items():
+        metadata.add_text(key, value)
+    temp = temp_path(path)
+    try:
+        image.save(temp, format="PNG", pnginfo=metadata)
+        publish(temp, path, overwrite)
+    except (OSError, ValueError) as error:
+        raise OutputError(f"cannot write '{path}': {error}") from error
+    finally:
+        discard(temp)
