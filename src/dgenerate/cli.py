@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dgenerate import __version__
 from dgenerate.batch import Invocation, read_invocations
@@ -22,6 +22,7 @@ from dgenerate.plan import (
     MAX_BATCH_SIZE,
     RenderRequest,
     describe_grid,
+    parse_image_seed,
     parse_lora,
     parse_prompt,
     parse_size,
@@ -40,11 +41,6 @@ NOT_YET = (
     ("sdxl_original_size", "--sdxl-original-size"),
     ("sdxl_target_size", "--sdxl-target-size"),
     ("sdxl_high_noise_fractions", "--sdxl-high-noise-fractions"),
-    ("image_seeds", "--image-seeds"),
-    ("image_seed_strengths", "--image-seed-strengths"),
-    ("animation_format", "--animation-format"),
-    ("frame_start", "--frame-start"),
-    ("frame_end", "--frame-end"),
 )
 
 
@@ -101,7 +97,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("-se", "--seeds", nargs="+", help="Seeds to try. (default: one random seed)")
     seeds.add_argument("-gse", "--gen-seeds", help="Generate N random seeds to try.")
-    add("-af", "--animation-format", help="Animation output format: webp, gif or mp4. (default: mp4)")
+    add("-af", "--animation-format", default="mp4", choices=("mp4", "gif", "webp"),
+        help="Animation output format: webp, gif or mp4. (default: mp4)")
     add("-fs", "--frame-start", help="First frame of an animated input to use (inclusive).")
     add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
     add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'.")
@@ -214,13 +211,35 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         inference_steps=_numbers(args.inference_steps, "--inference-steps", int, 1),
         output_size=parse_size(args.output_size) if args.output_size else None,
         scheduler=canonical_scheduler_name(args.scheduler) if args.scheduler else None,
-        output=OutputSpec(args.output_path, args.output_prefix, args.output_configs, args.output_metadata),
+        output=OutputSpec(args.output_path, args.output_prefix, args.output_configs, args.output_metadata,
+                          args.animation_format),
+        **_image_seed_options(args),
         batch_size=batch_size,
         batch_slot=_numbers([args.batch_slot], "--batch-slot", int, 0)[0] if args.batch_slot else None,
         high_noise_fractions=_fractions(fractions) if fractions is not None else None,
         sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),
     )
+
+
+def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.image_seeds is None:
+        for flag, value in (("--image-seed-strengths", args.image_seed_strengths), ("--frame-start", args.frame_start),
+                            ("--frame-end", args.frame_end)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --image-seeds")
+        return {}
+    if not args.image_seeds:
+        raise UsageError("--image-seeds needs at least one image path or URL")
+    strengths = _numbers(args.image_seed_strengths or ["0.8"], "--image-seed-strengths", float, 0.0)
+    if any(s > 1.0 for s in strengths):
+        raise UsageError(f"--image-seed-strengths {max(strengths)!r} is out of range: use values from 0 to 1")
+    start = _numbers([args.frame_start], "--frame-start", int, 0)[0] if args.frame_start is not None else None
+    end = _numbers([args.frame_end], "--frame-end", int, 0)[0] if args.frame_end is not None else None
+    if start is not None and end is not None and end < start:
+        raise UsageError(f"--frame-end {end} is before --frame-start {start}; the slice includes both ends")
+    return {"image_seeds": tuple(parse_image_seed(text) for text in args.image_seeds),
+            "image_seed_strengths": strengths, "frame_start": start, "frame_end": end}
 
 
 def _fractions(values: list[str]) -> tuple[float, ...]:

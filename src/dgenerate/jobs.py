@@ -73,6 +73,23 @@ class OutputSpec:
     prefix: str | None = None
     configs: bool = False
     metadata: bool = False
+    animation_format: str = "mp4"
+
+
+@dataclass(frozen=True)
+class ImageSeedSpec:
+    """--image-seeds "image;mask;WxH": a path or URL, an optional inpaint mask, an optional size (height optional)."""
+
+    image: str
+    mask: str | None = None
+    size: tuple[int, int | None] | None = None
+
+    def __str__(self) -> str:
+        parts = [self.image] + ([self.mask] if self.mask else [])
+        if self.size is not None:
+            width, height = self.size
+            parts.append(f"{width}x{height}" if height is not None else str(width))
+        return ";".join(parts)
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,10 @@ class Job:
     width: int | None
     height: int | None
     scheduler: str | None = None
+    image_seed: ImageSeedSpec | None = None
+    strength: float | None = None
+    frame_start: int | None = None
+    frame_end: int | None = None
     high_noise_fraction: float | None = None
     sdxl_original_size: tuple[int, int] | None = None
     sdxl_target_size: tuple[int, int] | None = None

@@ -1,19 +1,21 @@
 """Pure planning: a RenderRequest becomes the ordered grid of Jobs. No torch, no I/O.
 
-Grid order (documented in the README): prompts, then SDXL high noise fractions, then guidance scales, then
-inference steps, then seeds,
+Grid order (documented in the README): prompts, image seeds, image seed strengths, SDXL high noise fractions,
+guidance scales, inference steps, then seeds,
 with the seed varying fastest. Cells that differ only by seed are neighbours, which is what batching uses.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dgenerate.errors import UsageError
-from dgenerate.jobs import Job, LoraSpec, ModelSpec, OutputSpec
+from dgenerate.jobs import ImageSeedSpec, Job, LoraSpec, ModelSpec, OutputSpec
 
 MAX_SEED = 99_999_999_999_999
 MAX_BATCH_SIZE = 64
@@ -42,6 +44,10 @@ class RenderRequest:
     output: OutputSpec = field(default_factory=OutputSpec)
     batch_size: int = 1
     batch_slot: int | None = None
+    image_seeds: tuple[ImageSeedSpec, ...] = ()
+    image_seed_strengths: tuple[float, ...] = (0.8,)
+    frame_start: int | None = None
+    frame_end: int | None = None
     high_noise_fractions: tuple[float, ...] | None = None
     sdxl_original_size: tuple[int, int] | None = None
     sdxl_target_size: tuple[int, int] | None = None
@@ -93,6 +99,29 @@ def parse_lora(text: str) -> LoraSpec:
     return LoraSpec(path=path.strip(), scale=value)
 
 
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?$")
+
+
+def parse_image_seed(text: str) -> ImageSeedSpec:
+    """'image', 'image;mask', 'image;WxH', 'image;mask;WxH' (or ';W': width, height from the aspect ratio).
+
+    Paths become absolute, so a config written for the image finds its seed from any folder.
+    """
+    parts = [part.strip() for part in text.split(";")]
+    size = None
+    if len(parts) > 1 and (match := _SIZE.match(parts[-1])):
+        parts.pop()
+        size = (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise UsageError(f"--image-seeds {text!r} is not 'image', 'image;mask', 'image;WxH' or 'image;mask;WxH'")
+    image, mask = parts[0], parts[1] if len(parts) == 2 else None
+    return ImageSeedSpec(_absolute(image), _absolute(mask) if mask else None, size)
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+
+
 def random_seeds(count: int) -> tuple[int, ...]:
     return tuple(secrets.randbelow(MAX_SEED + 1) for _ in range(count))
 
@@ -115,6 +144,9 @@ def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) 
         return tuple(replace(job, batch_size=size, batch_slot=slot) for job in jobs)
     placed: list[Job] = []
     for job in jobs:
+        if job.image_seed is not None:  # image seed jobs (animations among them) run one image per call
+            placed.append(replace(job, batch_size=1, batch_slot=0))
+            continue
         previous = placed[-1] if placed else None
         slot = 0
         if previous is not None and previous.batch_slot + 1 < size and _batch_key(previous) == _batch_key(job):
@@ -142,8 +174,10 @@ def plan(request: RenderRequest) -> tuple[Job, ...]:
 def _grid(request: RenderRequest) -> tuple[Job, ...]:
     width, height = request.output_size or (None, None)
     fractions = request.high_noise_fractions or (None,)
-    cells = itertools.product(request.prompts, fractions, request.guidance_scales, request.inference_steps,
-                              request.seeds)
+    image_seeds: tuple[ImageSeedSpec | None, ...] = request.image_seeds or (None,)
+    strengths: tuple[float | None, ...] = request.image_seed_strengths if request.image_seeds else (None,)
+    cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
+                              request.inference_steps, request.seeds)
     return tuple(
         Job(
             model=request.model,
@@ -155,13 +189,17 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
             width=width,
             height=height,
             scheduler=request.scheduler,
+            image_seed=image_seed,
+            strength=strength,
+            frame_start=request.frame_start if image_seed else None,
+            frame_end=request.frame_end if image_seed else None,
             high_noise_fraction=fraction,
             sdxl_original_size=request.sdxl_original_size,
             sdxl_target_size=request.sdxl_target_size,
             index=index,
             output=request.output,
         )
-        for index, (prompt, fraction, guidance, steps, seed) in enumerate(cells, start=1)
+        for index, (prompt, image_seed, strength, fraction, guidance, steps, seed) in enumerate(cells, start=1)
     )
 
 
@@ -173,6 +211,8 @@ def describe_grid(request: RenderRequest) -> str:
         (len(request.guidance_scales), "guidance scale"),
         (len(request.inference_steps), "inference steps value"),
     ]
+    if request.image_seeds:
+        axes[1:1] = [(len(request.image_seeds), "image seed"), (len(request.image_seed_strengths), "strength")]
     if request.high_noise_fractions:
         axes.append((len(request.high_noise_fractions), "high noise fraction"))
     total = 1

@@ -34,6 +34,10 @@ def _size(size: tuple[int, int] | None) -> str | None:
     return None if size is None else f"{size[0]}x{size[1]}"
 
 
+def _number(value: float | None) -> str | None:
+    return None if value is None else format_number(value)
+
+
 def _model_arguments(model: ModelSpec) -> list[Option]:
     options: list[Option] = [("--model-type", model.model_type)]
     options += _present(("--revision", model.revision), ("--variant", model.variant), ("--subfolder", model.subfolder))
@@ -61,7 +65,12 @@ def _model_arguments(model: ModelSpec) -> list[Option]:
 def job_arguments(job: Job) -> list[Option]:
     """The options that regenerate `job` (a resolved job: device, dtype and size are explicit)."""
     options = _model_arguments(job.model)
-    output_size = f"{job.width}x{job.height}" if job.width is not None else None
+    output_size = f"{job.width}x{job.height}" if job.width is not None and job.image_seed is None else None
+    if job.image_seed is not None:
+        options.append(("--image-seeds", str(job.image_seed)))
+        options += _present(("--image-seed-strengths", _number(job.strength)),
+                            ("--frame-start", _number(job.frame_start)), ("--frame-end", _number(job.frame_end)),
+                            ("--animation-format", job.output.animation_format))
     options += _present(("--output-size", output_size),
                         ("--scheduler", job.scheduler),
                         ("--sdxl-original-size", _size(job.sdxl_original_size)),

@@ -84,7 +84,10 @@ class GifEncoder:
         end = max(frame_time(self._index + 1, self._fps, _CENTISECOND), pts + _MIN_GIF_DELAY)
         video_frame.pts, video_frame.time_base, video_frame.duration = pts, _CENTISECOND, end - pts
         self._index, self._last_pts = self._index + 1, pts
-        self._container.mux(self._stream.encode(video_frame))
+        packets = self._stream.encode(video_frame)
+        for packet in packets:  # the encoder drops the duration; the muxer needs it for the last frame's delay
+            packet.time_base, packet.duration = _CENTISECOND, end - pts
+        self._container.mux(packets)
 
     def close(self) -> None:
         try:

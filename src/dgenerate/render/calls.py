@@ -1,0 +1,117 @@
+"""One pipeline call and its outputs: the progress bar, schedulers, generators, and writing images."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dgenerate.jobs import Job
+from dgenerate.models.loader import LoadedModel
+from dgenerate.models.schedulers import make_scheduler
+from dgenerate.naming import image_stem
+from dgenerate.render.noise import generators
+from dgenerate.render.outputs import encode_png, write_new
+from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK, a1111_parameters, config_text
+
+
+@dataclass
+class Progress:
+    """A bar over every denoising step of the request; file names are printed above it."""
+
+    bar: Any
+    images: int
+    done: int = 0
+
+    @classmethod
+    def start(cls, total_steps: int, images: int, enabled: bool) -> Progress:
+        from tqdm import tqdm
+
+        return cls(tqdm(total=total_steps, unit="step", desc=f"0/{images} images", disable=not enabled,
+                        file=sys.stderr, dynamic_ncols=True, leave=False), images)
+
+    def on_step_end(self, _pipeline: Any, _step: int, _timestep: Any, _outputs: dict[str, Any]) -> dict[str, Any]:
+        """diffusers' callback_on_step_end: count the step, change nothing."""
+        self.bar.update(1)
+        return {}
+
+    def add_steps(self, steps: int) -> None:
+        """Steps known only once an input is open (img2img runs steps x strength, animations per frame)."""
+        self.bar.total += steps
+        self.bar.refresh()
+
+    def add_images(self, count: int) -> None:
+        self.images += count
+
+    def image_done(self, path: Path) -> None:
+        self.done += 1
+        self.bar.set_description(f"{self.done}/{self.images} images")
+        self.bar.write(f"wrote {path}", file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def call_slots(group: list[Job]) -> list[Job]:
+    """The images of one pipeline call, each job at its slot; unused slots repeat the first job and are dropped.
+
+    Every call runs at exactly the batch size, so an image's pixels depend on its seed, settings and slot, never on
+    which other images share its call: a config regenerates it alone, byte-identical.
+    """
+    slots = [group[0]] * group[0].batch_size
+    for job in group:
+        slots[job.batch_slot] = job
+    return slots
+
+
+def _scheduler(model: LoadedModel, job: Job) -> Any:
+    """A fresh scheduler for every call, so no state carries from one image to the next."""
+    base = model.pipeline.scheduler
+    return make_scheduler(job.scheduler, base.config) if job.scheduler else type(base).from_config(base.config)
+
+
+def call_pipeline(model: LoadedModel, pipeline: Any, group: list[Job], progress: Progress, **inputs: Any) -> list[Any]:
+    """Run `pipeline` (the model's own or one built from its components) once for the jobs of `group`."""
+    first = group[0]
+    original_scheduler = pipeline.scheduler
+    pipeline.scheduler = _scheduler(model, first)
+    try:
+        result = pipeline(
+            prompt=[job.prompt for job in group],
+            negative_prompt=[job.negative_prompt or "" for job in group],
+            num_inference_steps=first.inference_steps,
+            guidance_scale=first.guidance_scale,
+            generator=generators([job.seed for job in group]),
+            output_type="pil",
+            callback_on_step_end=progress.on_step_end,
+            **inputs,
+        )
+    finally:
+        pipeline.scheduler = original_scheduler
+    return list(result.images)
+
+
+def environment(model: LoadedModel) -> str:
+    import diffusers
+    import torch
+
+    threads = f", {torch.get_num_threads()} CPU threads" if model.spec.device == "cpu" else ""
+    return f"made with torch {torch.__version__}, diffusers {diffusers.__version__} on {model.spec.device}{threads}"
+
+
+def write_image(job: Job, image: Any, model: LoadedModel, stem: str | None = None) -> Path:
+    chunks: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    if job.output.configs or job.output.metadata:
+        config = config_text(job, environment(model))
+        if job.output.metadata:
+            chunks = {CONFIG_CHUNK: config, A1111_CHUNK: a1111_parameters(job, _scheduler_name(model, job))}
+    files[".png"] = encode_png(image, chunks)
+    if job.output.configs:
+        files[".dgen"] = config.encode()
+    return write_new(Path(job.output.path), stem or image_stem(job), files)
+
+
+def _scheduler_name(model: LoadedModel, job: Job) -> str:
+    return job.scheduler or type(model.pipeline.scheduler).__name__

@@ -1,0 +1,137 @@
+"""Image seed jobs: img2img and inpainting on stills and on every frame of an animation, in constant memory.
+
+The img2img and inpainting pipelines are built from the loaded model's components (no second load). Every frame
+uses the job's seed, so every frame starts from the same noise and the animation does not flicker from noise alone.
+Frames are decoded, generated, written and encoded one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+from dgenerate.errors import UsageError
+from dgenerate.jobs import ImageSeedSpec, Job
+from dgenerate.models.loader import LoadedModel
+from dgenerate.naming import frame_stem, image_stem, numbered
+from dgenerate.render.calls import Progress, call_pipeline, write_image
+
+_DERIVED: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
+def derived_pipeline(model: LoadedModel, kind: str) -> Any:
+    """The model's img2img or inpainting pipeline, sharing the loaded components; made once per model."""
+    key = (id(model.pipeline), kind)
+    if key not in _DERIVED:
+        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+
+        factory = AutoPipelineForInpainting if kind == "inpaint" else AutoPipelineForImage2Image
+        pipeline = factory.from_pipe(model.pipeline)
+        pipeline.set_progress_bar_config(disable=True)
+        _DERIVED[key] = (model.pipeline, pipeline)  # holding the base keeps its id from being reused
+    return _DERIVED[key][1]
+
+
+def _local(path: str, downloads: Path) -> Path:
+    from dgenerate.media import fetch, is_url
+
+    return fetch(path, downloads) if is_url(path) else Path(path)
+
+
+def _requested_size(job: Job) -> tuple[int, int | None] | None:
+    """Per-seed size first; else --output-size, whose width is kept and height follows the seed's aspect ratio."""
+    assert job.image_seed is not None
+    if job.image_seed.size is not None:
+        return job.image_seed.size
+    return (job.width, None) if job.width is not None else None
+
+
+def _denoising_steps(job: Job) -> int:
+    assert job.strength is not None
+    steps = int(job.inference_steps * job.strength)
+    if steps < 1:
+        raise UsageError(f"--image-seed-strengths {job.strength:g} with --inference-steps {job.inference_steps} "
+                         "leaves no denoising step; raise the strength or the steps")
+    return steps
+
+
+def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progress: Progress) -> Any:
+    from dgenerate.media import resize_image
+
+    assert job.width is not None and job.height is not None and job.strength is not None
+    size = (job.width, job.height)
+    progress.add_steps(_denoising_steps(job))
+    inputs: dict[str, Any] = {"image": resize_image(image, size), "strength": job.strength}
+    if mask is None:
+        return call_pipeline(model, derived_pipeline(model, "img2img"), [job], progress, **inputs)[0]
+    mask = resize_image(mask, size)
+    inputs.update(mask_image=mask, width=job.width, height=job.height)
+    generated = call_pipeline(model, derived_pipeline(model, "inpaint"), [job], progress, **inputs)[0]
+    return _keep_unmasked(inputs["image"], generated, mask)
+
+
+def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
+    """The seed's own pixels where the mask is black, the generated ones where it is white (grey blends).
+
+    The pipeline works in latent space, where the VAE cannot give the untouched area back exactly.
+    """
+    from PIL import Image
+
+    return Image.composite(generated, original.convert("RGB"), mask.convert("L"))
+
+
+def render_seeded(model: LoadedModel, job: Job, progress: Progress, downloads: Path) -> list[Path]:
+    """Generate one image seed job: a still image, or an animation plus an image for every frame."""
+    from dgenerate.media import fit_size, open_seed
+
+    seed = job.image_seed
+    assert seed is not None
+    mask = _local(seed.mask, downloads) if seed.mask else None
+    with open_seed(_local(seed.image, downloads), mask, job.frame_start, job.frame_end) as source:
+        info = source.info
+        width, height = fit_size(info.width, info.height, _requested_size(job), model.size_multiple)
+        job = replace(job, width=width, height=height, image_seed=ImageSeedSpec(seed.image, seed.mask,
+                                                                                (width, height)))
+        if not info.animated:
+            image, mask_image = next(source)
+            path = write_image(job, _generate_frame(model, job, image, mask_image, progress), model)
+            progress.image_done(path)
+            return [path]
+        return _render_animation(model, job, source, progress)
+
+
+def _animation_stem(job: Job) -> str:
+    folder, fmt = Path(job.output.path), job.output.animation_format
+    stem = image_stem(job)
+    attempt = 1
+    while any((folder / (numbered(stem, attempt) + suffix)).exists() for suffix in (f".{fmt}", ".dgen")):
+        attempt += 1
+    return numbered(stem, attempt)
+
+
+def _render_animation(model: LoadedModel, job: Job, source: Any, progress: Progress) -> list[Path]:
+    from dgenerate.media import AnimationFormat, AnimationWriter
+    from dgenerate.render.calls import environment
+    from dgenerate.render.outputs import write_new
+    from dgenerate.reproduce import config_text
+
+    folder = Path(job.output.path)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _animation_stem(job)
+    path = folder / f"{stem}.{job.output.animation_format}"
+    written: list[Path] = []
+    if job.output.configs:
+        write_new(folder, stem, {".dgen": config_text(job, environment(model)).encode()})
+    first = job.frame_start or 0
+    progress.add_images((source.info.frame_count or 1) - 1)
+    assert job.width is not None and job.height is not None
+    fmt = cast(AnimationFormat, job.output.animation_format)
+    with AnimationWriter(path, fmt, source.info.fps, (job.width, job.height)) as writer:
+        for offset, (image, mask) in enumerate(source):
+            frame_job = replace(job, frame_start=first + offset, frame_end=first + offset)
+            frame = _generate_frame(model, frame_job, image, mask, progress)
+            written.append(write_image(frame_job, frame, model, frame_stem(stem, first + offset)))
+            writer.write(frame)
+            progress.image_done(written[-1])
+    return [path, *written]

@@ -1,0 +1,148 @@
+"""Image seeds end to end on the tiny pipeline: img2img, inpainting, animations, slices, reproduction, errors."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from dgenerate.media import open_media
+from tests.conftest import RunCli
+from tests.media.conftest import write_pillow_animation, write_video
+
+FAST = ("--inference-steps", "4", "--image-seed-strengths", "0.5", "--device", "cpu", "--seeds", "7")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("seeds")
+    seed = Image.new("RGB", (96, 64), "blue")
+    ImageDraw.Draw(seed).ellipse((30, 10, 70, 50), fill="red")
+    seed.save(folder / "seed.png")
+    mask = Image.new("L", (96, 64), 0)
+    ImageDraw.Draw(mask).rectangle((24, 8, 72, 56), fill=255)
+    mask.save(folder / "mask.png")
+    Image.new("L", (40, 40), 255).save(folder / "small-mask.png")
+    return {"seed": folder / "seed.png", "mask": folder / "mask.png", "small-mask": folder / "small-mask.png",
+            "mp4": write_video(folder / "clip.mp4", "libx264", Fraction(30000, 1001), 6),
+            "gif": write_pillow_animation(folder / "clip.gif", 5, 100),
+            "webp": write_pillow_animation(folder / "clip.webp", 4, 125)}
+
+
+def _image(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+@pytest.mark.parametrize(("seed_text", "extra", "size"), [
+    ("{seed}", (), (96, 64)),
+    ("{seed};64", (), (64, 40)),
+    ("{seed};64x64", (), (64, 64)),
+    ("{seed}", ("--output-size", "48"), (48, 32)),
+])
+def test_img2img_sizes_follow_the_resizing_rule(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                               inputs: dict[str, Path], seed_text: str, extra: tuple[str, ...],
+                                               size: tuple[int, int]) -> None:
+    result = run_cli(str(tiny_model), "--image-seeds", seed_text.format(seed=inputs["seed"]), *FAST, *extra,
+                     "-o", str(tmp_path))
+    assert result.code == 0, result.err
+    (png,) = tmp_path.glob("*.png")
+    assert png.name == "s_7_st_0.5_g_5_i_4_step_1.png"
+    assert Image.open(png).size == size
+
+
+def test_inpainting_keeps_the_unmasked_pixels_and_reproduces(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                            inputs: dict[str, Path],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_text = f"{inputs['seed']};{inputs['mask']}"
+    result = run_cli(str(tiny_model), "--image-seeds", seed_text, *FAST, "-o", str(tmp_path / "a"),
+                     "--output-configs")
+    assert result.code == 0, result.err
+    (png,) = (tmp_path / "a").glob("*.png")
+    out, original = _image(png), _image(inputs["seed"])
+    outside = np.asarray(Image.open(inputs["mask"])) == 0
+    assert np.array_equal(out[outside], original[outside])
+    assert not np.array_equal(out[~outside], original[~outside]), "the masked part is generated"
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(stdin=png.with_suffix(".dgen").read_text()).code == 0
+    (again,) = (tmp_path / "output").glob("*.png")
+    assert again.read_bytes() == png.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "gif", "webp"])
+def test_animation_keeps_frame_count_and_rate(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                             inputs: dict[str, Path], fmt: str) -> None:
+    # 29.97 fps survives exactly in mp4; GIF and WebP store delays in 1/100 and 1/1000 s.
+    source = {"mp4": "mp4", "gif": "webp", "webp": "gif"}[fmt]
+    result = run_cli(str(tiny_model), "--image-seeds", str(inputs[source]), *FAST, "--animation-format", fmt,
+                     "-o", str(tmp_path))
+    assert result.code == 0, result.err
+    with open_media(inputs[source]) as original:
+        expected = original.info
+    (animation,) = tmp_path.glob(f"*.{fmt}")
+    with open_media(animation) as produced:
+        assert produced.info.frame_count == expected.frame_count
+        assert produced.info.fps == expected.fps
+        assert len(list(produced)) == expected.frame_count
+    frames = sorted(tmp_path.glob("*_frame_*.png"))
+    assert len(frames) == expected.frame_count
+    first, last = _image(frames[0]), _image(frames[-1])
+    assert not np.array_equal(first, last), "each frame follows its own input frame"
+
+
+def test_each_frame_regenerates_alone_from_its_config(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                     inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_cli(str(tiny_model), "--image-seeds", f"{inputs['mp4']};{inputs['small-mask'].parent / 'mask.png'}",
+                     *FAST, "--output-configs", "-o", str(tmp_path / "a"), "--output-size", "64")
+    assert result.code != 0 and "same size" in result.err  # the mask is 96x64, the video 64x48
+    result = run_cli(str(tiny_model), "--image-seeds", str(inputs["mp4"]), *FAST, "--output-configs",
+                     "--frame-start", "2", "--frame-end", "4", "-o", str(tmp_path / "a"))
+    assert result.code == 0, result.err
+    frames = sorted((tmp_path / "a").glob("*_frame_*.png"))
+    assert [f.name.rsplit("_", 1)[1] for f in frames] == ["2.png", "3.png", "4.png"]
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(stdin=frames[1].with_suffix(".dgen").read_text()).code == 0
+    (again,) = (tmp_path / "output").glob("*.png")
+    assert again.read_bytes() == frames[1].read_bytes()
+    assert not list((tmp_path / "output").glob("*.mp4")), "a one-frame slice gives a still image"
+
+
+def test_static_seed_with_animated_mask_repeats_the_seed(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                         inputs: dict[str, Path]) -> None:
+    mask_gif = tmp_path / "mask.gif"
+    masks = [Image.new("L", (96, 64), 0) for _ in range(3)]
+    for k, mask in enumerate(masks):
+        ImageDraw.Draw(mask).rectangle((10 + 20 * k, 10, 40 + 20 * k, 50), fill=255)
+    masks[0].save(mask_gif, save_all=True, append_images=masks[1:], duration=200)
+    result = run_cli(str(tiny_model), "--image-seeds", f"{inputs['seed']};{mask_gif}", *FAST, "-o",
+                     str(tmp_path / "out"), "--animation-format", "gif")
+    assert result.code == 0, result.err
+    assert len(list((tmp_path / "out").glob("*_frame_*.png"))) == 3
+    (animation,) = (tmp_path / "out").glob("*.gif")
+    with open_media(animation) as produced:
+        assert produced.info.frame_count == 3 and produced.info.fps == 5
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--image-seeds", "/no/such/seed.png"], "/no/such/seed.png"),
+    (["--image-seeds", "{seed};{small-mask}"], "same size"),
+    (["--image-seeds", "{gif}", "--frame-start", "9"], "--frame-start"),
+    (["--image-seeds", "{seed}", "--image-seed-strengths", "0.1"], "no denoising step"),
+])
+def test_bad_inputs_are_one_line_and_write_nothing(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                   inputs: dict[str, Path], argv: list[str], needle: str) -> None:
+    names = {key: str(value) for key, value in inputs.items()}
+    argv = [a.format(**names) for a in argv]
+    result = run_cli(str(tiny_model), *argv, "--inference-steps", "4", "--device", "cpu", "--seeds", "1", "-o",
+                     str(tmp_path / "out"))
+    assert result.code != 0
+    line = result.err.strip().splitlines()[-1]
+    assert line.startswith("dgenerate: error:") and needle in line, result.err
+    assert not list(tmp_path.glob("out/*"))
+
+
+def test_image_seed_options_need_image_seeds(run_cli: RunCli) -> None:
+    result = run_cli("m", "--frame-start", "1")
+    assert result.code == 2 and "--frame-start needs --image-seeds" in result.err
