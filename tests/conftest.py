@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +22,16 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("tiny-sd") / "model")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_hub(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test may reach the network or the user's Hugging Face cache."""
-    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf-home"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+# No test may reach the network or the user's Hugging Face cache. Set before any test module imports
+# huggingface_hub, which reads these once, at import.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="dgenerate-tests-hf-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_hub_cache() -> Iterator[None]:
     yield
+    shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
 
 
 @dataclass
