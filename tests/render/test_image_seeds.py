@@ -146,3 +146,51 @@ def test_bad_inputs_are_one_line_and_write_nothing(run_cli: RunCli, tiny_model: 
 def test_image_seed_options_need_image_seeds(run_cli: RunCli) -> None:
     result = run_cli("m", "--frame-start", "1")
     assert result.code == 2 and "--frame-start needs --image-seeds" in result.err
+
+
+def test_interrupted_animation_is_playable_and_nothing_is_half_written(tiny_model: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = write_pillow_animation(tmp_path / "long.gif", 40, 100)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "dgenerate", str(tiny_model), "--image-seeds", str(clip), *FAST, "-o", str(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while len(list(out.glob("*_frame_*.png"))) < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    frames = len(list(out.glob("*_frame_*.png")))
+    (animation,) = out.glob("*.mp4")
+    with open_media(animation) as produced:
+        decoded = len(list(produced))
+    assert 3 <= decoded <= frames <= decoded + 1 < 40
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_url_image_seed_and_mask_are_downloaded(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                inputs: dict[str, Path]) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(inputs["seed"].parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run_cli(str(tiny_model), "--image-seeds", f"{base}/seed.png;{base}/mask.png", *FAST,
+                         "-o", str(tmp_path / "url"))
+        assert result.code == 0, result.err
+        assert run_cli(str(tiny_model), "--image-seeds", f"{inputs['seed']};{inputs['mask']}", *FAST,
+                       "-o", str(tmp_path / "disk")).code == 0
+        missing = run_cli(str(tiny_model), "--image-seeds", f"{base}/missing.png", *FAST, "-o", str(tmp_path / "x"))
+    finally:
+        server.shutdown()
+    (url,), (disk,) = (tmp_path / "url").glob("*.png"), (tmp_path / "disk").glob("*.png")
+    assert url.read_bytes() == disk.read_bytes()
+    assert missing.code == 1 and f"{base}/missing.png" in missing.err.strip().splitlines()[-1]
