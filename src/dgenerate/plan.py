@@ -133,25 +133,26 @@ def _batch_key(job: Job) -> tuple[object, ...]:
 
 
 def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
-    """Give each job its place in a pipeline call of exactly `size` images.
+    """Jobs in the order they run, each with its pipeline call's shape and its slot in that call.
 
-    Neighbouring jobs that share a batch key fill slots 0, 1, ... of one call. An explicit `slot` (from a config
-    that regenerates one image of a batch) puts every job alone at that slot of its own call.
+    Jobs that share a batch key (wherever they stand in the grid) run together, in calls of
+    min(size, how many share the key) images; the last call of a key is padded to that shape. An explicit `slot`
+    (from a config that regenerates one image of a batch) puts every job alone at that slot of a call of `size`.
     """
     if slot is not None:
         if not 0 <= slot < size:
             raise UsageError(f"--batch-slot {slot} is outside the batch: use 0 to {size - 1} for --batch-size {size}")
         return tuple(replace(job, batch_size=size, batch_slot=slot) for job in jobs)
+    if size == 1:
+        return tuple(replace(job, batch_size=1, batch_slot=0) for job in jobs)
+    buckets: dict[object, list[Job]] = {}
+    for job in jobs:  # image seed jobs (animations among them) run one image per call
+        key = ("image seed", job.index) if job.image_seed is not None else _batch_key(job)
+        buckets.setdefault(key, []).append(job)
     placed: list[Job] = []
-    for job in jobs:
-        if job.image_seed is not None:  # image seed jobs (animations among them) run one image per call
-            placed.append(replace(job, batch_size=1, batch_slot=0))
-            continue
-        previous = placed[-1] if placed else None
-        slot = 0
-        if previous is not None and previous.batch_slot + 1 < size and _batch_key(previous) == _batch_key(job):
-            slot = previous.batch_slot + 1
-        placed.append(replace(job, batch_size=size, batch_slot=slot))
+    for bucket in buckets.values():
+        shape = 1 if bucket[0].image_seed is not None else min(size, len(bucket))
+        placed += [replace(job, batch_size=shape, batch_slot=n % shape) for n, job in enumerate(bucket)]
     return tuple(placed)
 
 

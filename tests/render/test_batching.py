@@ -24,6 +24,15 @@ def test_neighbours_sharing_settings_fill_one_call() -> None:
     two_scales = RenderRequest(model=ModelSpec("m"), seeds=(1, 2, 3), guidance_scales=(5.0, 7.0), batch_size=4)
     groups = batch_groups(plan(two_scales))
     assert [[job.guidance_scale for job in group] for group in groups] == [[5.0] * 3, [7.0] * 3]
+    assert {job.batch_size for group in groups for job in group} == {3}, "no call is padded past its key's jobs"
+
+
+def test_calls_gather_every_prompt_with_the_same_settings() -> None:
+    request = RenderRequest(model=ModelSpec("m"), seeds=(1, 2), prompts=(Prompt("a"), Prompt("b")),
+                            guidance_scales=(5.0, 7.0), batch_size=8)
+    groups = batch_groups(plan(request))
+    assert [[(job.prompt, job.seed, job.index) for job in group] for group in groups] == [
+        [("a", 1, 1), ("a", 2, 2), ("b", 1, 5), ("b", 2, 6)], [("a", 1, 3), ("a", 2, 4), ("b", 1, 7), ("b", 2, 8)]]
 
 
 def test_explicit_slot_puts_each_image_alone_at_that_slot() -> None:
