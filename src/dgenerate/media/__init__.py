@@ -18,7 +18,7 @@ from dgenerate.media.info import MediaInfo
 from dgenerate.media.resize import fit_size, resize_image, round_to_multiple
 from dgenerate.media.seeds import SeedSource, open_seed
 from dgenerate.media.sources import FrameSource, open_media, to_rgb
-from dgenerate.media.writers import ANIMATION_FORMATS, AnimationFormat, AnimationWriter, write_png
+from dgenerate.media.writers import ANIMATION_FORMATS, AnimationFormat, AnimationWriter, encode_png, write_png
 
 __all__ = [
     "ANIMATION_FORMATS",
@@ -27,6 +27,7 @@ __all__ = [
     "FrameSource",
     "MediaInfo",
     "SeedSource",
+    "encode_png",
     "fetch",
     "fit_size",
     "is_url",

@@ -104,20 +104,29 @@ def _check_arguments(fmt: str, fps: Fraction, size: tuple[int, int]) -> None:
         raise OutputError(f"animation size {size[0]}x{size[1]} is out of range for {fmt}; use 2 to 16383 pixels")
 
 
-def write_png(
-    path: Path, image: Image.Image, text_chunks: dict[str, str] | None = None, *, overwrite: bool = False
-) -> None:
-    """Save ``image`` as PNG with ``text_chunks`` as tEXt (iTXt when not Latin-1); same inputs, same bytes."""
+def encode_png(image: Image.Image, text_chunks: dict[str, str] | None = None) -> bytes:
+    """PNG bytes with ``text_chunks`` as tEXt (iTXt when not Latin-1); same inputs, same bytes (no time stamps)."""
+    import io
+
     from PIL.PngImagePlugin import PngInfo
 
-    path = Path(path)
-    refuse_existing(path, overwrite)
     metadata = PngInfo()
     for key, value in (text_chunks or {}).items():
         metadata.add_text(key, value)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=metadata)
+    return buffer.getvalue()
+
+
+def write_png(
+    path: Path, image: Image.Image, text_chunks: dict[str, str] | None = None, *, overwrite: bool = False
+) -> None:
+    """Save ``image`` as PNG with ``text_chunks`` atomically; an existing file is refused unless ``overwrite``."""
+    path = Path(path)
+    refuse_existing(path, overwrite)
     temp = temp_path(path)
     try:
-        image.save(temp, format="PNG", pnginfo=metadata)
+        temp.write_bytes(encode_png(image, text_chunks))
         publish(temp, path, overwrite)
     except (OSError, ValueError) as error:
         raise OutputError(f"cannot write '{path}': {error}") from error

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from dgenerate.jobs import Job
+from dgenerate.media.writers import encode_png
 from dgenerate.models.loader import LoadedModel
 from dgenerate.models.schedulers import make_scheduler
 from dgenerate.naming import image_stem
 from dgenerate.render.noise import generators
-from dgenerate.render.outputs import encode_png, write_new
+from dgenerate.render.outputs import write_new
 from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK, a1111_parameters, config_text
 
 

@@ -7,39 +7,27 @@ one folder cannot overwrite each other either.
 
 from __future__ import annotations
 
-import io
 import itertools
-import os
 from pathlib import Path
-from typing import Any
 
 from dgenerate.errors import OutputError
+from dgenerate.media._atomic import discard, publish, temp_path
 from dgenerate.naming import numbered
-
-
-def encode_png(image: Any, text_chunks: dict[str, str]) -> bytes:
-    """PNG bytes; the same image and chunks always give the same bytes (no time stamps)."""
-    from PIL.PngImagePlugin import PngInfo
-
-    info = PngInfo()
-    for key, value in text_chunks.items():
-        info.add_itxt(key, value)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
 
 
 def _create(path: Path, data: bytes) -> bool:
     """Write `data` as a new file at `path`; False, writing nothing, if it exists already."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = temp_path(path)
     try:
         temporary.write_bytes(data)
-        os.link(temporary, path)
+        publish(temporary, path, overwrite=False)
         return True
-    except FileExistsError:
-        return False
+    except OutputError:
+        if path.exists():
+            return False
+        raise
     finally:
-        temporary.unlink(missing_ok=True)
+        discard(temporary)
 
 
 def write_new(directory: Path, stem: str, files: dict[str, bytes]) -> Path:
