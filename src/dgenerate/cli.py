@@ -109,6 +109,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", default="1", help=f"Images per pipeline call, 1 to {MAX_BATCH_SIZE}. (default: 1)")
     add("--batch-slot", help="The slot of the image in its batch call; configs of --batch-size runs record it so "
         "that one image of a batch regenerates alone, byte-identical.")
+    add("--cpu-threads", help="Threads for PyTorch on the CPU. Results on the CPU can depend on the thread count, so "
+        "configs record it. (default: PyTorch's choice, usually the number of cores)")
     add("--dry-run", action="store_true", help="List the images that would be generated, load nothing.")
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
@@ -216,6 +218,7 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         **_image_seed_options(args),
         batch_size=batch_size,
         batch_slot=_numbers([args.batch_slot], "--batch-slot", int, 0)[0] if args.batch_slot else None,
+        cpu_threads=_numbers([args.cpu_threads], "--cpu-threads", int, 1)[0] if args.cpu_threads else None,
         high_noise_fractions=_fractions(fractions) if fractions is not None else None,
         sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),

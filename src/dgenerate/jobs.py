@@ -114,6 +114,7 @@ class Job:
     sdxl_target_size: tuple[int, int] | None = None
     batch_size: int = 1
     batch_slot: int = 0
+    cpu_threads: int | None = None
     index: int = 1
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 

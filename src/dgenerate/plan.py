@@ -44,6 +44,7 @@ class RenderRequest:
     output: OutputSpec = field(default_factory=OutputSpec)
     batch_size: int = 1
     batch_slot: int | None = None
+    cpu_threads: int | None = None
     image_seeds: tuple[ImageSeedSpec, ...] = ()
     image_seed_strengths: tuple[float, ...] = (0.8,)
     frame_start: int | None = None
@@ -195,6 +196,7 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
             frame_start=request.frame_start if image_seed else None,
             frame_end=request.frame_end if image_seed else None,
             high_noise_fraction=fraction,
+            cpu_threads=request.cpu_threads,
             sdxl_original_size=request.sdxl_original_size,
             sdxl_target_size=request.sdxl_target_size,
             index=index,

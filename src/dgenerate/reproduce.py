@@ -75,6 +75,8 @@ def job_arguments(job: Job) -> list[Option]:
                         ("--scheduler", job.scheduler),
                         ("--sdxl-original-size", _size(job.sdxl_original_size)),
                         ("--sdxl-target-size", _size(job.sdxl_target_size)))
+    if job.cpu_threads is not None:
+        options.append(("--cpu-threads", str(job.cpu_threads)))
     if job.batch_size > 1:
         options += [("--batch-size", str(job.batch_size)), ("--batch-slot", str(job.batch_slot))]
     if job.high_noise_fraction is not None:

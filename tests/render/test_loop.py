@@ -143,3 +143,22 @@ def test_model_missing_offline_is_one_line(run_cli: RunCli, tmp_path: Path) -> N
     (line,) = result.err.strip().splitlines()[-1:]
     assert "'someone/not-downloaded' is not on disk or in the Hugging Face cache" in line
     assert "hf download someone/not-downloaded" in line
+
+
+def test_cpu_thread_count_is_recorded_and_used(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    default_threads = torch.get_num_threads()
+    args = (str(tiny_model), "--prompts", "a hat", "--seeds", "3", "--output-configs", *FAST)
+    assert run_cli(*args, "-o", str(tmp_path / "default")).code == 0
+    assert f"--cpu-threads {default_threads}" in next((tmp_path / "default").glob("*.dgen")).read_text()
+    assert run_cli(*args, "--cpu-threads", "1", "-o", str(tmp_path / "one")).code == 0
+    (original,) = (tmp_path / "one").glob("*.png")
+    config = original.with_suffix(".dgen").read_text()
+    assert "--cpu-threads 1" in config
+    assert torch.get_num_threads() == default_threads, "the library puts the thread count back"
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(stdin=config).code == 0
+    (again,) = (tmp_path / "output").glob("*.png")
+    assert again.read_bytes() == original.read_bytes()

@@ -74,8 +74,12 @@ def _scheduler(model: LoadedModel, job: Job) -> Any:
 
 def call_pipeline(model: LoadedModel, pipeline: Any, group: list[Job], progress: Progress, **inputs: Any) -> list[Any]:
     """Run `pipeline` (the model's own or one built from its components) once for the jobs of `group`."""
+    import torch
+
     first = group[0]
-    original_scheduler = pipeline.scheduler
+    threads, original_scheduler = torch.get_num_threads(), pipeline.scheduler
+    if first.cpu_threads is not None:
+        torch.set_num_threads(first.cpu_threads)
     pipeline.scheduler = _scheduler(model, first)
     try:
         result = pipeline(
@@ -90,15 +94,18 @@ def call_pipeline(model: LoadedModel, pipeline: Any, group: list[Job], progress:
         )
     finally:
         pipeline.scheduler = original_scheduler
+        torch.set_num_threads(threads)
     return list(result.images)
 
 
 def environment(model: LoadedModel) -> str:
+    import platform
+
     import diffusers
     import torch
 
-    threads = f", {torch.get_num_threads()} CPU threads" if model.spec.device == "cpu" else ""
-    return f"made with torch {torch.__version__}, diffusers {diffusers.__version__} on {model.spec.device}{threads}"
+    machine = platform.processor() or platform.machine()
+    return f"made with torch {torch.__version__}, diffusers {diffusers.__version__} on {model.spec.device} ({machine})"
 
 
 def write_image(job: Job, image: Any, model: LoadedModel, stem: str | None = None) -> Path:

@@ -58,11 +58,21 @@ def render(request: RenderRequest, cache: ModelCache | None = None, progress: bo
 
 
 def _resolved_job(job: Job, request: RenderRequest, model: LoadedModel) -> Job:
-    """The job with its model spec resolved; text-to-image jobs get their size now, image seed jobs later."""
+    """The job with its model spec and CPU threads resolved; text-to-image jobs get their size now, image seed
+    jobs once their seed is open."""
+    job = replace(job, model=model.spec, cpu_threads=_cpu_threads(job, model))
     if job.image_seed is not None:
-        return replace(job, model=model.spec)
+        return job
     width, height = output_size(request, model)
-    return replace(job, model=model.spec, width=width, height=height)
+    return replace(job, width=width, height=height)
+
+
+def _cpu_threads(job: Job, model: LoadedModel) -> int | None:
+    import torch
+
+    if model.spec.device != "cpu":
+        return None
+    return job.cpu_threads or torch.get_num_threads()
 
 
 def announce(request: RenderRequest) -> None:
