@@ -47,7 +47,9 @@ def test_help_lists_every_documented_option() -> None:
     (["m", "--scheduler", "Nope"], "DDIMScheduler"),
     (["m", "--dtype", "float8"], "--dtype"),
     (["m", "--no-such-option"], "unrecognized"),
-    (["m", "--vae", "AutoencoderKL;x"], "--vae is not implemented"),
+    (["m", "--vae", "Autoencoder;x"], "--vae 'Autoencoder;x'"),
+    (["m", "--lora", "x;big"], "--lora 'x;big'"),
+    (["m", "--sdxl-refiner", "r"], "--sdxl-refiner needs --model-type torch-sdxl"),
     (["m", "--batch-size", "0"], "--batch-size"),
     (["--prompts", "x"], "model_path"),
 ])

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from dgenerate import __version__
 from dgenerate.batch import Invocation, read_invocations
-from dgenerate.errors import DgenerateError, NotImplementedOptionError, UsageError
+from dgenerate.errors import DgenerateError, UsageError
 from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
 from dgenerate.models.schedulers import SCHEDULER_NAMES, canonical_scheduler_name
 from dgenerate.naming import image_stem
@@ -32,17 +32,6 @@ from dgenerate.plan import (
 )
 
 DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
-
-# Documented options that a later release implements: (dest, flag). Giving one says so and stops.
-NOT_YET = (
-    ("vae", "--vae"),
-    ("lora", "--lora"),
-    ("sdxl_refiner", "--sdxl-refiner"),
-    ("sdxl_original_size", "--sdxl-original-size"),
-    ("sdxl_target_size", "--sdxl-target-size"),
-    ("sdxl_high_noise_fractions", "--sdxl-high-noise-fractions"),
-)
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so every error is one line."""
@@ -145,16 +134,6 @@ def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
     return _numbers(args.seeds, "--seeds", int, 0)
 
 
-def _reject_not_yet(args: argparse.Namespace) -> None:
-    for dest, flag in NOT_YET:
-        if getattr(args, dest) is not None:
-            raise NotImplementedOptionError(f"{flag} is not implemented in dgenerate {__version__} yet; remove it")
-    if args.model_type != "torch":
-        raise NotImplementedOptionError(
-            f"--model-type {args.model_type} is not implemented in dgenerate {__version__} yet; use torch"
-        )
-
-
 def _vae_spec(args: argparse.Namespace) -> VaeSpec | None:
     if args.vae is None:
         return None
@@ -198,7 +177,6 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
 
 
 def request_from_args(args: argparse.Namespace) -> RenderRequest:
-    _reject_not_yet(args)
     (batch_size,) = _numbers([args.batch_size], "--batch-size", int, 1)
     if batch_size > MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size {batch_size} is too large: use 1 to {MAX_BATCH_SIZE}")

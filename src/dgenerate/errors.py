@@ -6,8 +6,7 @@
     ├── ModelError                 a model that cannot be found or loaded (exit code 1)
     │   └── ModelNotFoundError     not on disk and not in the Hugging Face cache
     ├── MediaError                 an image, mask, video or animation that cannot be read or written
-    ├── OutputError                an output file that exists or cannot be written
-    └── NotImplementedOptionError  a documented option this build does not do yet
+    └── OutputError                an output file that exists or cannot be written
 """
 
 from __future__ import annotations
@@ -40,8 +39,4 @@ class MediaError(DgenerateError):
 
 
 class OutputError(DgenerateError):
-    pass
-
-
-class NotImplementedOptionError(UsageError):
     pass

@@ -21,6 +21,10 @@ def quiet_libraries() -> None:
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    if "DIFFUSERS_VERBOSITY" not in os.environ or os.environ["DIFFUSERS_VERBOSITY"] == "error":
+        diffusers.utils.logging.set_verbosity_error()  # the variable is read once, when diffusers is first imported
+    if "TRANSFORMERS_VERBOSITY" not in os.environ or os.environ["TRANSFORMERS_VERBOSITY"] == "error":
+        transformers.utils.logging.set_verbosity_error()
 
 
 def resolve_device(device: str) -> str:
@@ -55,9 +59,12 @@ def resolved(spec: ModelSpec) -> ModelSpec:
 
 @dataclass
 class LoadedModel:
+    """A loaded pipeline; `folder` is its diffusers folder (for a single-file model, the configuration used)."""
+
     spec: ModelSpec
     pipeline: Any
     folder: Path
+    refiner: Any = None
 
     @property
     def size_multiple(self) -> int:
@@ -77,24 +84,167 @@ def _pipeline_class(model_type: str) -> Any:
 
 
 def load(spec: ModelSpec) -> LoadedModel:
-    """Load the pipeline a (resolved) spec names; loading never runs code from the model's files."""
-    from dgenerate.models.paths import hub_folder, local_folder
+    """Load the pipeline a (resolved) spec names, with its VAE, LoRA and refiner; never runs code from its files."""
+    from dgenerate.models.lora import apply_lora
+    from dgenerate.models.vae import load_vae
 
     quiet_libraries()
-    import torch
+    check_dtype_runs(spec)
+    if spec.refiner is not None and spec.model_type != "torch-sdxl":
+        raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: add --model-type torch-sdxl")
+    parts: dict[str, Any] = {}
+    if spec.vae is not None:
+        parts["vae"] = load_vae(spec.vae, spec)
+    pipeline, folder = _load_pipeline(spec, parts)
+    if spec.lora is not None:
+        apply_lora(pipeline, spec.lora, spec)
+    refiner = _load_refiner(spec, pipeline) if spec.refiner is not None else None
+    for each in (pipeline, refiner):
+        if each is not None:
+            _to_device(each, spec)
+    return LoadedModel(spec, pipeline, folder, refiner)
+
+
+def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, Path]:
+    from dgenerate.models.paths import hub_folder, local_folder
+    from dgenerate.models.single_file import is_single_file, load_pipeline
 
     cls = _pipeline_class(spec.model_type)
-    folder = local_folder(spec) or hub_folder(spec, cls)
-    kwargs: dict[str, Any] = {"dtype": getattr(torch, spec.dtype), "local_files_only": True}
-    if spec.variant:
-        kwargs["variant"] = spec.variant
-    if not spec.safety_checker:
+    kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec.dtype), **parts}
+    if not spec.safety_checker and spec.model_type != "torch-sdxl":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    if is_single_file(spec.path):
+        path = Path(spec.path).expanduser()
+        return load_pipeline(cls, path, "model_path", spec.model_type, **kwargs)
+    folder = local_folder(spec) or hub_folder(spec, cls)
+    pipeline = _from_folder(cls, folder, "model_path", spec.path, spec.variant, kwargs)
+    _check_model_type(spec, pipeline)
+    return pipeline, folder
+
+
+def _check_model_type(spec: ModelSpec, pipeline: Any) -> None:
+    """diffusers loads an SD folder as SDXL (and back) with parts missing; say which --model-type it needs."""
+    is_xl = getattr(pipeline.unet.config, "addition_embed_type", None) == "text_time"
+    if is_xl and spec.model_type != "torch-sdxl":
+        raise UsageError(f"model_path {spec.path!r} is a Stable Diffusion XL model; add --model-type torch-sdxl")
+    if spec.model_type != "torch-sdxl":
+        return
+    if not is_xl:
+        raise UsageError(f"model_path {spec.path!r} is not a Stable Diffusion XL model; use --model-type torch")
+    if getattr(pipeline, "text_encoder", None) is None or getattr(pipeline, "text_encoder_2", None) is None:
+        raise UsageError(f"model_path {spec.path!r} is an SDXL refiner, not a base model; pass it with --sdxl-refiner "
+                         "and give an SDXL base as model_path")
+
+
+def _from_folder(cls: Any, folder: Path, option: str, path: str, variant: str | None, kwargs: dict[str, Any]) -> Any:
+    if variant:
+        kwargs = dict(kwargs, variant=variant)
     try:
-        pipeline = cls.from_pretrained(folder, **kwargs)
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        return cls.from_pretrained(folder, local_files_only=True, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(f"model_path {spec.path!r} could not be loaded: {reason}") from error
+        raise ModelError(f"{option} {path!r} could not be loaded: {reason}") from error
+
+
+def _torch_dtype(dtype: str) -> Any:
+    import torch
+
+    return getattr(torch, resolve_dtype(dtype))
+
+
+def _load_refiner(spec: ModelSpec, base: Any) -> Any:
+    """The SDXL refiner, sharing the base's VAE and second text encoder when they are the same architecture."""
+    import diffusers
+
+    from dgenerate.models.paths import hub_folder, local_folder
+    from dgenerate.models.single_file import is_single_file, load_pipeline
+
+    refiner = spec.refiner
+    assert refiner is not None
+    dtype = refiner.dtype or spec.dtype
+    cls = diffusers.StableDiffusionXLImg2ImgPipeline
+    kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype)}
+    if is_single_file(refiner.path):
+        path = Path(refiner.path).expanduser()
+        kwargs.update(_shared_with_base(base, _single_file_config(path), dtype, spec.dtype))
+        return load_pipeline(cls, path, "--sdxl-refiner", spec.model_type, **kwargs)[0]
+    as_model = _as_model(spec)
+    folder = local_folder(as_model) or hub_folder(as_model, cls)
+    kwargs.update(_shared_with_base(base, folder, dtype, spec.dtype))
+    return _from_folder(cls, folder, "--sdxl-refiner", refiner.path, refiner.variant or spec.variant, kwargs)
+
+
+def _single_file_config(path: Path) -> Path:
+    from dgenerate.models.single_file import config_for
+
+    return config_for(path, "--sdxl-refiner")[0]
+
+
+def _as_model(spec: ModelSpec) -> ModelSpec:
+    """The refiner as a ModelSpec, to find it in the hub cache like a model."""
+    refiner = spec.refiner
+    assert refiner is not None
+    return ModelSpec(refiner.path, "torch-sdxl", refiner.revision, refiner.variant or spec.variant,
+                     refiner.subfolder, auth_token=spec.auth_token)
+
+
+def _shared_with_base(base: Any, refiner_config: Path, refiner_dtype: str, base_dtype: str) -> dict[str, Any]:
+    """The base's components the refiner can use as they are: same class and configuration, same dtype.
+
+    The public SDXL refiner's VAE and text_encoder_2 are the base's; sharing them saves a second load and memory.
+    """
+    if resolve_dtype(refiner_dtype) != resolve_dtype(base_dtype):
+        return {}
+    shared = {}
+    for name in ("vae", "text_encoder_2"):
+        component = getattr(base, name, None)
+        config_file = refiner_config / name / "config.json"
+        if component is not None and config_file.is_file() and _same_config(component, config_file):
+            shared[name] = component
+    return shared
+
+
+_IGNORED_KEYS = {"_name_or_path", "_diffusers_version", "transformers_version", "dtype", "torch_dtype",
+                 "architectures", "_class_name", "_use_default_values"}
+
+
+def _same_config(component: Any, config_file: Path) -> bool:
+    """Same class and the same value for every setting both name (a setting one leaves out is at its default)."""
+    import json
+
+    theirs = json.loads(config_file.read_text())
+    config = component.config
+    ours = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    if type(component).__name__ not in (theirs.get("_class_name"), *(theirs.get("architectures") or ())):
+        return False
+    return all(_plain(theirs[key]) == _plain(ours[key]) for key in (set(theirs) & set(ours)) - _IGNORED_KEYS)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _to_device(pipeline: Any, spec: ModelSpec) -> None:
     pipeline.to(spec.device)
     pipeline.set_progress_bar_config(disable=True)
-    return LoadedModel(spec, pipeline, folder)
+
+
+def check_dtype_runs(spec: ModelSpec) -> None:
+    """float16 on a CPU whose torch build lacks half-precision kernels: one clear line before anything loads.
+
+    torch 2.x CPUs do run float16 (slowly; the tiny test model gives the same kind of image), so it is allowed.
+    """
+    if resolve_dtype(spec.dtype) != "float16" or not str(spec.device).startswith("cpu"):
+        return
+    import torch
+
+    half = torch.float16
+    try:
+        image = torch.nn.functional.conv2d(torch.ones(1, 4, 8, 8, dtype=half), torch.ones(4, 4, 3, 3, dtype=half))
+        torch.nn.functional.group_norm(image, 2)
+        scores = torch.baddbmm(torch.zeros(1, 2, 2, dtype=half), torch.ones(1, 2, 3, dtype=half),
+                               torch.ones(1, 3, 2, dtype=half))
+        torch.nn.functional.layer_norm(scores.softmax(-1), (2,))
+    except RuntimeError as error:
+        raise UsageError(f"--dtype float16 does not run on this CPU ({str(error).splitlines()[0]}); "
+                         "use --dtype float32 or auto, or --device cuda") from error

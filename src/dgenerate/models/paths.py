@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dgenerate.errors import ModelNotFoundError, NotImplementedOptionError
+from dgenerate.errors import ModelNotFoundError
 from dgenerate.jobs import ModelSpec
 
 BUILTIN_PREFIX = "builtin:"
@@ -50,8 +50,8 @@ def local_folder(spec: ModelSpec) -> Path | None:
         return None
     path = Path(spec.path).expanduser()
     if path.is_file():
-        raise NotImplementedOptionError(f"model_path {spec.path!r}: single-file checkpoints are not implemented yet; "
-                                        "use a diffusers folder")
+        raise ModelNotFoundError(f"model_path {spec.path!r} is a file but not a checkpoint; use a diffusers folder "
+                                 f"or a {' / '.join(SINGLE_FILE_SUFFIXES)} file")
     if not path.is_dir():
         raise ModelNotFoundError(f"model_path {spec.path!r} is not a folder or file on disk; check the path")
     folder = path / spec.subfolder if spec.subfolder else path
@@ -67,23 +67,60 @@ def _sub(spec: ModelSpec) -> str:
 
 def hub_folder(spec: ModelSpec, pipeline_class: Any) -> Path:
     """The repository's files from the Hugging Face cache, downloaded first when the hub can be reached."""
+    if spec.subfolder:
+        # DiffusionPipeline.download wants model_index.json at the top of the repository; a subfolder has its own.
+        snapshot = hub_snapshot(spec.path, "model_path", spec.revision, spec.auth_token, [f"{spec.subfolder}/*"])
+        return _pipeline_in(snapshot / spec.subfolder, spec)
     kwargs = {"revision": spec.revision, "variant": spec.variant, "token": spec.auth_token}
     try:
         folder = Path(pipeline_class.download(spec.path, local_files_only=True, **kwargs))
     except Exception as cached_error:
-        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        if _offline():
             raise _not_found(spec, "HF_HUB_OFFLINE is set") from cached_error
         try:
             folder = Path(pipeline_class.download(spec.path, **kwargs))
         except Exception as error:
-            raise _not_found(spec, _first_line(error)) from error
-    folder = folder / spec.subfolder if spec.subfolder else folder
+            raise _not_found(spec, first_line(error)) from error
+    return _pipeline_in(folder, spec)
+
+
+def _pipeline_in(folder: Path, spec: ModelSpec) -> Path:
     if not (folder / "model_index.json").is_file():
         raise ModelNotFoundError(f"model_path {spec.path!r}{_sub(spec)} has no model_index.json in the hub cache")
     return folder
 
 
-def _first_line(error: BaseException) -> str:
+def hub_snapshot(repo: str, option: str, revision: str | None = None, token: str | None = None,
+                 files: list[str] | None = None) -> Path:
+    """A repository's folder in the Hugging Face cache (for a VAE or LoRA), downloaded when the hub can be reached.
+
+    `files` (glob patterns) limits a download to what is used: one LoRA of a collection, one VAE of a pipeline.
+    """
+    from huggingface_hub import snapshot_download
+
+    kwargs: dict[str, Any] = {"revision": revision, "token": token, "allow_patterns": files}
+    try:
+        return Path(snapshot_download(repo, local_files_only=True, **kwargs))
+    except Exception as cached_error:
+        if _offline():
+            raise _repo_not_found(option, repo, revision, "HF_HUB_OFFLINE is set") from cached_error
+        try:
+            return Path(snapshot_download(repo, **kwargs))
+        except Exception as error:
+            raise _repo_not_found(option, repo, revision, first_line(error)) from error
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def _repo_not_found(option: str, repo: str, revision: str | None, why: str) -> ModelNotFoundError:
+    fetch = f"hf download {repo}" + (f" --revision {revision}" if revision else "")
+    return ModelNotFoundError(f"{option}: {repo!r} is not on disk or in the Hugging Face cache and could not be "
+                              f"downloaded ({why}); fetch it on a connected machine with `{fetch}`, or pass a path")
+
+
+def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
 

@@ -51,6 +51,18 @@ def canonical_scheduler_name(name: str) -> str:
     return found
 
 
+def fresh_scheduler(scheduler: Any, name: str | None, seeds: list[int]) -> Any:
+    """A new scheduler (no state carried between calls) of class `name`, or of the pipeline's own class.
+
+    DPMSolverSDEScheduler draws its Brownian noise from a seed of its own, not from the generators; it gets one
+    seed per image (the image's own), so its images repeat byte for byte and do not depend on the batch.
+    """
+    fresh = make_scheduler(name, scheduler.config) if name else type(scheduler).from_config(scheduler.config)
+    if "noise_sampler_seed" in fresh.config:
+        fresh = type(fresh).from_config(fresh.config, noise_sampler_seed=list(seeds))
+    return fresh
+
+
 def make_scheduler(name: str, config: Any) -> Any:
     """A scheduler of class `name` built from the model's own scheduler configuration."""
     import diffusers

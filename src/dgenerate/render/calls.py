@@ -10,7 +10,7 @@ from typing import Any
 from dgenerate.jobs import Job
 from dgenerate.media.writers import encode_png
 from dgenerate.models.loader import LoadedModel
-from dgenerate.models.schedulers import make_scheduler
+from dgenerate.models.schedulers import fresh_scheduler
 from dgenerate.naming import image_stem
 from dgenerate.render.noise import generators
 from dgenerate.render.outputs import write_new
@@ -66,36 +66,36 @@ def call_slots(group: list[Job]) -> list[Job]:
     return slots
 
 
-def _scheduler(model: LoadedModel, job: Job) -> Any:
-    """A fresh scheduler for every call, so no state carries from one image to the next."""
-    base = model.pipeline.scheduler
-    return make_scheduler(job.scheduler, base.config) if job.scheduler else type(base).from_config(base.config)
+def call_pipeline(model: LoadedModel, pipeline: Any, group: list[Job], progress: Progress, output_type: str = "pil",
+                  **inputs: Any) -> Any:
+    """Run `pipeline` (the model's own, its refiner, or one built from its components) once for `group`.
 
-
-def call_pipeline(model: LoadedModel, pipeline: Any, group: list[Job], progress: Progress, **inputs: Any) -> list[Any]:
-    """Run `pipeline` (the model's own or one built from its components) once for the jobs of `group`."""
+    The call gets a fresh scheduler and fresh CPU generators, one per image seeded with its seed, and the CPU thread
+    count the jobs record; the pipeline's scheduler and the thread count are put back afterwards.
+    """
     import torch
 
     first = group[0]
+    seeds = [job.seed for job in group]
     threads, original_scheduler = torch.get_num_threads(), pipeline.scheduler
     if first.cpu_threads is not None:
         torch.set_num_threads(first.cpu_threads)
-    pipeline.scheduler = _scheduler(model, first)
+    pipeline.scheduler = fresh_scheduler(original_scheduler, first.scheduler, seeds)
     try:
         result = pipeline(
             prompt=[job.prompt for job in group],
             negative_prompt=[job.negative_prompt or "" for job in group],
             num_inference_steps=first.inference_steps,
             guidance_scale=first.guidance_scale,
-            generator=generators([job.seed for job in group]),
-            output_type="pil",
+            generator=generators(seeds),
+            output_type=output_type,
             callback_on_step_end=progress.on_step_end,
             **inputs,
         )
     finally:
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
-    return list(result.images)
+    return result.images if output_type == "latent" else list(result.images)
 
 
 def environment(model: LoadedModel) -> str:

@@ -15,6 +15,7 @@ from dgenerate.models.loader import LoadedModel, resolved
 from dgenerate.plan import RenderRequest, batch_groups, describe_grid, plan
 from dgenerate.render.calls import Progress, call_pipeline, call_slots, write_image
 from dgenerate.render.image_seeds import render_seeded
+from dgenerate.render.sdxl import generate_sdxl
 
 
 def output_size(request: RenderRequest, model: LoadedModel) -> tuple[int, int]:
@@ -29,8 +30,11 @@ def output_size(request: RenderRequest, model: LoadedModel) -> tuple[int, int]:
 
 def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[Any]:
     """One text-to-image call for a group of jobs; each image draws its noise from its own seed's CPU generator."""
-    first = group[0]
-    images = call_pipeline(model, model.pipeline, call_slots(group), progress, width=first.width, height=first.height)
+    first, slots = group[0], call_slots(group)
+    if model.spec.model_type == "torch-sdxl":
+        images = generate_sdxl(model, slots, progress)
+    else:
+        images = call_pipeline(model, model.pipeline, slots, progress, width=first.width, height=first.height)
     return [images[job.batch_slot] for job in group]
 
 

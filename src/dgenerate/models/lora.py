@@ -1,0 +1,73 @@
+"""--lora "path;scale": LoRA weights from a file, a folder or a hub repository, fused into the pipeline at its scale.
+
+Fusing adds scale x (B @ A) to each adapted weight once at load time, so generation runs at the speed of the plain
+model, and a scale of 0 adds exact zeros: the image is byte-identical to the one without the LoRA. The scale is part
+of the ModelSpec, so another scale is another cache entry (fusing cannot be undone exactly in floating point).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dgenerate.errors import ModelError, ModelNotFoundError
+from dgenerate.jobs import LoraSpec, ModelSpec
+from dgenerate.models.paths import first_line, hub_snapshot, looks_like_path
+from dgenerate.models.single_file import check_loadable
+
+ADAPTER_NAME = "dgenerate_lora"
+
+
+def _option(lora: LoraSpec) -> str:
+    return f"--lora {lora.path};{lora.scale:g}"
+
+
+def lora_source(lora: LoraSpec, model: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """The path load_lora_weights reads and its keyword arguments, resolved offline-first."""
+    path = Path(lora.path).expanduser()
+    if path.is_file():
+        check_loadable(path, _option(lora))
+        return os.fspath(path.parent), {"weight_name": path.name}
+    if looks_like_path(lora.path):
+        if not path.is_dir():
+            raise ModelNotFoundError(f"{_option(lora)}: no such file or folder; check the path")
+        folder = path
+    else:
+        inside = f"{lora.subfolder}/" if lora.subfolder else ""
+        files = [inside + (lora.weight_name or "*")]
+        folder = hub_snapshot(lora.path, _option(lora), lora.revision, model.auth_token, files)
+    folder = folder / lora.subfolder if lora.subfolder else folder
+    kwargs: dict[str, Any] = {}
+    if lora.weight_name:
+        kwargs["weight_name"] = lora.weight_name
+        check_loadable(folder / lora.weight_name, _option(lora))
+    return os.fspath(folder), kwargs
+
+
+def apply_lora(pipeline: Any, lora: LoraSpec, model: ModelSpec) -> None:
+    """Load the LoRA into `pipeline` and fuse it at lora.scale; a LoRA that fits no layer is an error."""
+    import diffusers.utils.logging
+
+    source, kwargs = lora_source(lora, model)
+    verbosity = diffusers.utils.logging.get_verbosity()
+    if verbosity >= diffusers.utils.logging.ERROR:  # our one line says what went wrong
+        diffusers.utils.logging.set_verbosity(diffusers.utils.logging.CRITICAL)
+    try:
+        pipeline.load_lora_weights(source, adapter_name=ADAPTER_NAME, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
+        raise ModelError(f"{_option(lora)} could not be loaded: {_reason(error)}") from error
+    finally:
+        diffusers.utils.logging.set_verbosity(verbosity)
+    if not any(ADAPTER_NAME in names for names in pipeline.get_list_adapters().values()):
+        raise ModelError(f"{_option(lora)} matches no layer of this model: it is a LoRA for another architecture "
+                         f"(model_path {model.path!r}, --model-type {model.model_type})")
+    pipeline.fuse_lora(lora_scale=lora.scale, adapter_names=[ADAPTER_NAME])
+    pipeline.unload_lora_weights()
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error)
+    if "size mismatch" in text or "shape" in text:
+        return "its layer shapes do not match this model (a LoRA for another architecture?)"
+    return first_line(error)

@@ -1,0 +1,111 @@
+"""model_path and --sdxl-refiner as one original-layout checkpoint: offline configs, weights-only, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from dgenerate.errors import ModelError, UsageError
+from dgenerate.jobs import ModelSpec, RefinerSpec, VaeSpec
+from dgenerate.models.single_file import bundled_config, detect_architecture, tokenizers, weight_names
+from tests.models.conftest import loaded, sd_images, write_single_file
+from tests.models.ldm_layout import ldm_state_dict
+from tests.models.test_sdxl import sdxl_images
+
+
+def test_safetensors_file_gives_the_folders_bytes(tiny_model: Path, sd_single_file: Path) -> None:
+    folder = sd_images(ModelSpec(str(tiny_model), device="cpu"))
+    assert sd_images(ModelSpec(str(sd_single_file), device="cpu")) == folder
+    own_vae = VaeSpec("AutoencoderKL", str(tiny_model / "vae"))
+    assert sd_images(ModelSpec(str(sd_single_file), device="cpu", vae=own_vae)) == folder, "--vae with a file"
+
+
+def test_ckpt_file_loads_weights_only_and_gives_the_folders_bytes(tiny_model: Path, sd_single_file: Path,
+                                                                  tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    path = tmp_path / "tiny.ckpt"
+    torch.save({"state_dict": load_file(sd_single_file), "global_step": 1}, path)
+    shutil.copytree(sd_single_file.with_name("tiny.config"), tmp_path / "tiny.config")
+    assert sd_images(ModelSpec(str(path), device="cpu")) == sd_images(ModelSpec(str(tiny_model), device="cpu"))
+
+
+def test_sdxl_base_and_refiner_files_give_the_folders_bytes(tiny_sdxl: Path, tiny_refiner: Path,
+                                                           tmp_path: Path) -> None:
+    from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+
+    base = write_single_file(StableDiffusionXLPipeline, tiny_sdxl, tmp_path / "base.safetensors")
+    refiner = write_single_file(StableDiffusionXLImg2ImgPipeline, tiny_refiner, tmp_path / "refiner.safetensors")
+    from_files = loaded(ModelSpec(str(base), "torch-sdxl", device="cpu", refiner=RefinerSpec(str(refiner))))
+    from_folders = loaded(ModelSpec(str(tiny_sdxl), "torch-sdxl", device="cpu", refiner=RefinerSpec(str(tiny_refiner))))
+    assert from_files.refiner.vae is from_files.pipeline.vae, "the refiner file shares the base's VAE too"
+    assert sdxl_images(from_files, steps=3, high_noise_fraction=0.5) == sdxl_images(
+        from_folders, steps=3, high_noise_fraction=0.5)
+
+
+def test_architecture_is_read_from_the_weight_names(tiny_model: Path, tiny_sdxl: Path, tiny_refiner: Path) -> None:
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+
+    found = [detect_architecture(set(ldm_state_dict(cls.from_pretrained(folder)))) for cls, folder in (
+        (StableDiffusionPipeline, tiny_model), (StableDiffusionXLPipeline, tiny_sdxl),
+        (StableDiffusionXLImg2ImgPipeline, tiny_refiner))]
+    assert found == ["sd1", "sdxl-base", "sdxl-refiner"]
+    assert detect_architecture({"cond_stage_model.model.transformer.resblocks.0.ln_1.weight"}) == "sd2"
+    assert detect_architecture({"model.diffusion_model.out.0.weight"}) is None
+
+
+@pytest.mark.parametrize("architecture", ["sd1", "sd2", "sdxl-base", "sdxl-refiner"])
+def test_bundled_configs_are_consistent(architecture: str) -> None:
+    """The UNet's cross-attention and added-conditioning sizes must fit the text encoders the config names."""
+    folder = bundled_config(architecture)
+    index = json.loads((folder / "model_index.json").read_text())
+    unet = json.loads((folder / "unet" / "config.json").read_text())
+    encoders = [json.loads((folder / name / "config.json").read_text()) for name in ("text_encoder", "text_encoder_2")
+                if (index.get(name) or [None])[0]]
+    assert unet["cross_attention_dim"] == sum(encoder["hidden_size"] for encoder in encoders)
+    if architecture.startswith("sdxl"):
+        time_ids = 5 if architecture == "sdxl-refiner" else 6
+        assert unet["projection_class_embeddings_input_dim"] == time_ids * 256 + encoders[-1]["projection_dim"]
+    built = tokenizers(folder)
+    assert set(built) == {name for name in ("tokenizer", "tokenizer_2") if (index.get(name) or [None])[0]}
+    assert all(tokenizer("a cat").input_ids == [49406, 320, 2368, 49407] for tokenizer in built.values())
+
+
+def test_file_without_its_config_uses_the_bundled_one(sd_single_file: Path, tmp_path: Path) -> None:
+    alone = tmp_path / "alone.safetensors"
+    shutil.copy(sd_single_file, alone)
+    with pytest.raises(ModelError, match=r"^model_path '.*alone.safetensors' could not be loaded as SD 1.x \("):
+        loaded(ModelSpec(str(alone), device="cpu"))  # tiny weights in the SD 1.5-sized bundled configuration
+
+
+def test_checkpoint_needing_pickled_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "hook": shutil.rmtree}, path)
+    with pytest.raises(ModelError, match=r"^model_path: '.*evil.ckpt' needs to run pickled code to load, which "
+                                         r"dgenerate refuses \(.*\); convert it to .safetensors on a machine you "):
+        loaded(ModelSpec(str(path), device="cpu"))
+
+
+def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, tiny_sdxl: Path,
+                                                        tmp_path: Path) -> None:
+    from diffusers import StableDiffusionXLPipeline
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"model.diffusion_model.out.0.weight": torch.zeros(2)}, other)
+    with pytest.raises(ModelError, match=r"is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the original layout"):
+        loaded(ModelSpec(str(other), device="cpu"))
+    with pytest.raises(UsageError, match=r"^model_path '.*tiny.safetensors' is an SD 1.x checkpoint; use --model-type"):
+        loaded(ModelSpec(str(sd_single_file), "torch-sdxl", device="cpu"))
+    xl = write_single_file(StableDiffusionXLPipeline, tiny_sdxl, tmp_path / "xl.safetensors", with_config=False)
+    with pytest.raises(UsageError, match=r"^model_path '.*xl.safetensors' is an SDXL checkpoint; add --model-type"):
+        loaded(ModelSpec(str(xl), device="cpu"))
+    assert "conditioner.embedders.1.model.ln_final.weight" in weight_names(xl, "model_path")
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match=r"^model_path: '.*broken.safetensors' is not a readable .safetensors file"):
+        loaded(ModelSpec(str(broken), device="cpu"))
