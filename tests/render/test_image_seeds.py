@@ -194,3 +194,35 @@ def test_url_image_seed_and_mask_are_downloaded(run_cli: RunCli, tiny_model: Pat
     (url,), (disk,) = (tmp_path / "url").glob("*.png"), (tmp_path / "disk").glob("*.png")
     assert url.read_bytes() == disk.read_bytes()
     assert missing.code == 1 and f"{base}/missing.png" in missing.err.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tests.tiny_models import build_tiny_sdxl, build_tiny_sdxl_refiner
+
+    folder = tmp_path_factory.mktemp("tiny-sdxl")
+    base = build_tiny_sdxl(folder / "base")
+    return base, build_tiny_sdxl_refiner(folder / "refiner", base)
+
+
+def test_sdxl_img2img_and_inpainting_with_refiner_reproduce(run_cli: RunCli, tiny_sdxl: tuple[Path, Path],
+                                                           tmp_path: Path, inputs: dict[str, Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    base, refiner = tiny_sdxl
+    seeds = (str(inputs["seed"]), f"{inputs['seed']};{inputs['mask']}")
+    common = (str(base), "--model-type", "torch-sdxl", "--image-seeds", *seeds, *FAST, "--output-configs")
+    assert run_cli(*common, "-o", str(tmp_path / "plain")).code == 0
+    result = run_cli(*common, "--sdxl-refiner", str(refiner), "-hnf", "0.5", "-o", str(tmp_path / "refined"))
+    assert result.code == 0, result.err
+    plain, refined = sorted((tmp_path / "plain").glob("*.png")), sorted((tmp_path / "refined").glob("*.png"))
+    assert [p.name for p in plain] == [p.name for p in refined] and len(plain) == 2
+    for a, b in zip(plain, refined, strict=True):
+        assert not np.array_equal(_image(a), _image(b)), "the refiner takes part"
+    outside = np.asarray(Image.open(inputs["mask"])) == 0
+    assert np.array_equal(_image(refined[1])[outside], _image(inputs["seed"])[outside])
+    monkeypatch.chdir(tmp_path)
+    for png in refined:
+        assert run_cli(stdin=png.with_suffix(".dgen").read_text()).code == 0
+        (again,) = (tmp_path / "output").glob("*.png")
+        assert again.read_bytes() == png.read_bytes()
+        again.unlink()

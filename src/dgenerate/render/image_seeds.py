@@ -16,20 +16,21 @@ from dgenerate.jobs import ImageSeedSpec, Job
 from dgenerate.models.loader import LoadedModel
 from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.render.calls import Progress, call_pipeline, write_image
+from dgenerate.render.sdxl import DEFAULT_HIGH_NOISE_FRACTION, micro_conditioning
 
 _DERIVED: dict[tuple[int, str], tuple[Any, Any]] = {}
 
 
-def derived_pipeline(model: LoadedModel, kind: str) -> Any:
-    """The model's img2img or inpainting pipeline, sharing the loaded components; made once per model."""
-    key = (id(model.pipeline), kind)
+def derived_pipeline(base: Any, kind: str) -> Any:
+    """`base`'s img2img or inpainting pipeline, sharing its loaded components; made once per pipeline."""
+    key = (id(base), kind)
     if key not in _DERIVED:
         from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
 
         factory = AutoPipelineForInpainting if kind == "inpaint" else AutoPipelineForImage2Image
-        pipeline = factory.from_pipe(model.pipeline)
+        pipeline = factory.from_pipe(base)
         pipeline.set_progress_bar_config(disable=True)
-        _DERIVED[key] = (model.pipeline, pipeline)  # holding the base keeps its id from being reused
+        _DERIVED[key] = (base, pipeline)  # holding the base keeps its id from being reused
     return _DERIVED[key][1]
 
 
@@ -62,13 +63,29 @@ def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progres
     assert job.width is not None and job.height is not None and job.strength is not None
     size = (job.width, job.height)
     progress.add_steps(_denoising_steps(job))
-    inputs: dict[str, Any] = {"image": resize_image(image, size), "strength": job.strength}
-    if mask is None:
-        return call_pipeline(model, derived_pipeline(model, "img2img"), [job], progress, **inputs)[0]
-    mask = resize_image(mask, size)
-    inputs.update(mask_image=mask, width=job.width, height=job.height)
-    generated = call_pipeline(model, derived_pipeline(model, "inpaint"), [job], progress, **inputs)[0]
-    return _keep_unmasked(inputs["image"], generated, mask)
+    kind = "img2img" if mask is None else "inpaint"
+    inputs: dict[str, Any] = {"image": resize_image(image, size)}
+    if mask is not None:
+        mask = resize_image(mask, size)
+        inputs.update(mask_image=mask, width=job.width, height=job.height)
+    if model.spec.model_type == "torch-sdxl":
+        inputs.update(micro_conditioning(job))
+    if model.refiner is None:
+        generated = call_pipeline(model, derived_pipeline(model.pipeline, kind), [job], progress,
+                                  strength=job.strength, **inputs)[0]
+    else:
+        generated = _refined(model, kind, job, progress, inputs)
+    return generated if mask is None else _keep_unmasked(inputs["image"], generated, mask)
+
+
+def _refined(model: LoadedModel, kind: str, job: Job, progress: Progress, inputs: dict[str, Any]) -> Any:
+    """SDXL with a refiner: the base denoises the high noise fraction to latents, the refiner finishes them."""
+    fraction = DEFAULT_HIGH_NOISE_FRACTION if job.high_noise_fraction is None else job.high_noise_fraction
+    latents = call_pipeline(model, derived_pipeline(model.pipeline, kind), [job], progress, output_type="latent",
+                            strength=job.strength, denoising_end=fraction, **inputs)
+    inputs = {**inputs, "image": latents}
+    return call_pipeline(model, derived_pipeline(model.refiner, kind), [job], progress, strength=job.strength,
+                         denoising_start=fraction, **inputs)[0]
 
 
 def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
