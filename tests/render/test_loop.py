@@ -162,3 +162,20 @@ def test_cpu_thread_count_is_recorded_and_used(run_cli: RunCli, tiny_model: Path
     assert run_cli(stdin=config).code == 0
     (again,) = (tmp_path / "output").glob("*.png")
     assert again.read_bytes() == original.read_bytes()
+
+
+def test_safety_checker_flag_without_a_checker_in_the_model_changes_nothing(
+        run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
+    args = (str(tiny_model), "--prompts", "a boat", "--seeds", "8", *FAST)
+    assert run_cli(*args, "-o", str(tmp_path / "off")).code == 0
+    assert run_cli(*args, "--safety-checker", "--output-configs", "-o", str(tmp_path / "on")).code == 0
+    (off,), (on,) = (tmp_path / "off").glob("*.png"), (tmp_path / "on").glob("*.png")
+    assert off.read_bytes() == on.read_bytes()
+    assert "--safety-checker" in on.with_suffix(".dgen").read_text()
+
+
+def test_dry_run_lists_the_grid_without_loading_anything(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli(str(tmp_path / "no-model-here"), "--prompts", "a", "b", "--seeds", "1", "2", "--dry-run")
+    assert result.code == 0
+    lines = result.out.strip().splitlines()
+    assert lines[0].startswith("4 images") and lines[1].startswith("s_1_g_5_i_30_step_1 'a'")
