@@ -50,7 +50,7 @@ def generators(count: int, offset: int = 0) -> list[Any]:
 @pytest.fixture(scope="module")
 def pipeline() -> Any:
     torch.set_num_threads(2)
-    pipe = diffusers.StableDiffusionPipeline.from_pretrained(MODEL, torch_dtype=torch.float32)
+    pipe = diffusers.StableDiffusionPipeline.from_pretrained(MODEL, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
