@@ -80,3 +80,17 @@ def test_missing_revision_is_one_line(run_cli: RunCli, tiny_model: Path, tmp_pat
     result = run_cli("acme/norev", "--revision", "nope", *FAST, "-o", str(tmp_path))
     assert result.code == 1
     assert "hf download acme/norev --revision nope" in result.err.strip().splitlines()[-1]
+
+
+def test_a_corrupt_cache_says_what_it_is_not_model_not_found(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                             hf_home: Path) -> None:
+    """Only "not in the cache" is reported as not found; a cached model that cannot be read says why."""
+    _cache_repo(hf_home, "acme/corrupt", "main", "c" * 40, tiny_model)
+    (hf_home / "hub" / "models--acme--corrupt" / "snapshots" / ("c" * 40) / "model_index.json").write_text("{oops")
+    result = run_cli("acme/corrupt", *FAST, "-o", str(tmp_path))
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()[-1:]
+    assert line.startswith("dgenerate: error: model_path 'acme/corrupt': its files in the Hugging Face cache cannot "
+                           "be read (It looks like the config file at ")
+    assert "is not a valid JSON file" in line and "`hf download acme/corrupt --force-download`" in line
+    assert "not on disk" not in line and not list(tmp_path.iterdir())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dgenerate.errors import ModelNotFoundError
+from dgenerate.errors import ModelError, ModelNotFoundError
 from dgenerate.jobs import ModelSpec
 
 BUILTIN_PREFIX = "builtin:"
@@ -72,15 +73,8 @@ def hub_folder(spec: ModelSpec, pipeline_class: Any) -> Path:
         snapshot = hub_snapshot(spec.path, "model_path", spec.revision, spec.auth_token, [f"{spec.subfolder}/*"])
         return _pipeline_in(snapshot / spec.subfolder, spec)
     kwargs = {"revision": spec.revision, "variant": spec.variant, "token": spec.auth_token}
-    try:
-        folder = Path(pipeline_class.download(spec.path, local_files_only=True, **kwargs))
-    except Exception as cached_error:
-        if _offline():
-            raise _not_found(spec, "HF_HUB_OFFLINE is set") from cached_error
-        try:
-            folder = Path(pipeline_class.download(spec.path, **kwargs))
-        except Exception as error:
-            raise _not_found(spec, first_line(error)) from error
+    folder = _from_hub(lambda **online: pipeline_class.download(spec.path, **kwargs, **online), "model_path",
+                       spec.path, spec.revision)
     return _pipeline_in(folder, spec)
 
 
@@ -99,35 +93,65 @@ def hub_snapshot(repo: str, option: str, revision: str | None = None, token: str
     from huggingface_hub import snapshot_download
 
     kwargs: dict[str, Any] = {"revision": revision, "token": token, "allow_patterns": files}
+    return _from_hub(lambda **online: snapshot_download(repo, **kwargs, **online), option, repo, revision)
+
+
+def _from_hub(fetch: Callable[..., str], option: str, repo: str, revision: str | None) -> Path:
+    """`fetch` from the cache, else (unless HF_HUB_OFFLINE) from the hub.
+
+    Only "not there" is reported as not found; a cache that cannot be read (corrupt files, permissions, a full disk
+    while downloading) says what it is.
+    """
+    missing = _missing_errors()
     try:
-        return Path(snapshot_download(repo, local_files_only=True, **kwargs))
-    except Exception as cached_error:
+        return Path(fetch(local_files_only=True))
+    except missing as error:
         if _offline():
-            raise _repo_not_found(option, repo, revision, "HF_HUB_OFFLINE is set") from cached_error
-        try:
-            return Path(snapshot_download(repo, **kwargs))
-        except Exception as error:
-            raise _repo_not_found(option, repo, revision, first_line(error)) from error
+            raise _repo_not_found(option, repo, revision, "HF_HUB_OFFLINE is set") from error
+    except Exception as error:
+        raise ModelError(f"{option} {repo!r}: its files in the Hugging Face cache cannot be read ({first_line(error)})"
+                         f"; fetch them again with `{_fetch_command(repo, revision)} --force-download`") from error
+    try:
+        return Path(fetch())
+    except Exception as error:
+        if isinstance(error, OSError) and not isinstance(error, (*missing, *_unreachable_errors())):
+            raise ModelError(f"{option} {repo!r} could not be written into the Hugging Face cache "
+                             f"({first_line(error)}); check the cache folder (HF_HOME) or fetch it with "
+                             f"`{_fetch_command(repo, revision)}`") from error
+        raise _repo_not_found(option, repo, revision, first_line(error)) from error  # not there, or no network
+
+
+def _missing_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean a repository (or its revision, or a file of it) is not in the cache or on the hub."""
+    from huggingface_hub import errors
+
+    return (errors.LocalEntryNotFoundError, errors.EntryNotFoundError, errors.RepositoryNotFoundError,
+            errors.RevisionNotFoundError, errors.HFValidationError)
+
+
+def _unreachable_errors() -> tuple[type[Exception], ...]:
+    """OSErrors that mean the hub could not be asked (HTTP errors, no network), not that the disk failed."""
+    from huggingface_hub import errors
+
+    return errors.HfHubHTTPError, ConnectionError, TimeoutError
 
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
+def _fetch_command(repo: str, revision: str | None) -> str:
+    return f"hf download {repo}" + (f" --revision {revision}" if revision else "")
+
+
 def _repo_not_found(option: str, repo: str, revision: str | None, why: str) -> ModelNotFoundError:
-    fetch = f"hf download {repo}" + (f" --revision {revision}" if revision else "")
-    return ModelNotFoundError(f"{option}: {repo!r} is not on disk or in the Hugging Face cache and could not be "
-                              f"downloaded ({why}); fetch it on a connected machine with `{fetch}`, or pass a path")
+    subject = f"model {repo!r}" if option == "model_path" else f"{option}: {repo!r}"
+    fallback = "a local folder" if option == "model_path" else "a path"
+    return ModelNotFoundError(f"{subject} is not on disk or in the Hugging Face cache and could not be downloaded "
+                              f"({why}); fetch it on a connected machine with `{_fetch_command(repo, revision)}`, or "
+                              f"pass {fallback}")
 
 
 def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
-
-
-def _not_found(spec: ModelSpec, why: str) -> ModelNotFoundError:
-    revision = f" --revision {spec.revision}" if spec.revision else ""
-    return ModelNotFoundError(
-        f"model {spec.path!r} is not on disk or in the Hugging Face cache and could not be downloaded ({why}); "
-        f"fetch it on a connected machine with `hf download {spec.path}{revision}`, or pass a local folder"
-    )
