@@ -188,3 +188,22 @@ def test_gif_faster_than_50_fps_plays_at_50(tmp_path: Path, solid_frame: Solid) 
     assert read_delays(target, "GIF") == [Fraction(2, 100)] * 12
     with open_media(target) as source:
         assert (source.info.fps, source.info.frame_count) == (Fraction(50), 12)
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "gif"])
+def test_interrupt_while_the_encoder_opens_stays_an_interrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              fmt: str) -> None:
+    """Ctrl-C is not an output error (that would exit 1, not 130), and leaves no temporary file."""
+    import av
+
+    real_open = av.open
+
+    def interrupted_open(file: object, mode: str = "r", **options: object) -> object:
+        if mode == "w":
+            raise KeyboardInterrupt
+        return real_open(file, mode, **options)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(av, "open", interrupted_open)
+    with pytest.raises(KeyboardInterrupt), AnimationWriter(tmp_path / f"x.{fmt}", fmt, Fraction(24), (64, 48)):  # type: ignore[arg-type]
+        pass
+    assert list(tmp_path.iterdir()) == []

@@ -50,7 +50,9 @@ class AnimationWriter:
             self._encoder = ENCODERS[self.fmt](self._temp, self.fps, self.size)
         except BaseException as error:
             discard(self._temp)
-            raise OutputError(f"cannot write '{self.path}': {error}") from error
+            if isinstance(error, Exception):  # Ctrl-C and SystemExit go on as they are
+                raise OutputError(f"cannot write '{self.path}': {error}") from error
+            raise
         return self
 
     def write(self, frame: Image.Image) -> None:
