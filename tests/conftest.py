@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random SD pipeline built once per session, and an in-process CLI runner."""
+"""Shared fixtures: tiny random SD and SDXL pipelines, LoRAs and checkpoints built once per session, and an
+in-process CLI runner."""
 
 from __future__ import annotations
 
@@ -14,12 +15,44 @@ from pathlib import Path
 import pytest
 
 from dgenerate.cli import main
-from tests.tiny_models import build_tiny_sd
+from tests.tiny_models import build_tiny_sd, build_tiny_sdxl, build_tiny_sdxl_refiner, save_lora, write_single_file
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("tiny-sd") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl") / "base")
+
+
+@pytest.fixture(scope="session")
+def tiny_refiner(tmp_path_factory: pytest.TempPathFactory, tiny_sdxl: Path) -> Path:
+    return build_tiny_sdxl_refiner(tmp_path_factory.mktemp("tiny-sdxl") / "refiner", base=tiny_sdxl)
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tiny_model: Path) -> Path:
+    from diffusers import StableDiffusionPipeline
+
+    return save_lora(StableDiffusionPipeline, tiny_model, "sd")
+
+
+@pytest.fixture(scope="session")
+def sdxl_lora(tiny_sdxl: Path) -> Path:
+    from diffusers import StableDiffusionXLPipeline
+
+    return save_lora(StableDiffusionXLPipeline, tiny_sdxl, "sdxl")
+
+
+@pytest.fixture(scope="session")
+def sd_single_file(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    from diffusers import StableDiffusionPipeline
+
+    destination = tmp_path_factory.mktemp("single") / "tiny.safetensors"
+    return write_single_file(StableDiffusionPipeline, tiny_model, destination)
 
 
 # No test may reach the network or the user's Hugging Face cache. Set before any test module imports
@@ -32,6 +65,19 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 def _remove_test_hub_cache() -> Iterator[None]:
     yield
     shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _thread_count_is_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test may leave torch's CPU thread count changed for the tests after it."""
+    if "torch" not in sys.modules:
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    assert torch.get_num_threads() == threads, f"{request.node.nodeid} left torch at {torch.get_num_threads()} threads"
 
 
 @dataclass

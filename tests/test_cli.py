@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_argument_errors_are_one_line_and_exit_2(run_cli: RunCli, argv: list[str
 def test_argument_error_in_a_subprocess_has_no_traceback() -> None:
     result = _dgenerate("m", "--seeds", "x")
     assert result.returncode == 2
-    assert result.stderr.strip() == "dgenerate: error: --seeds 'x': each value must be a whole number"
+    assert result.stderr.strip() == "dgenerate: error: --seeds 'x' is not a whole number"
 
 
 def test_version() -> None:
@@ -71,6 +72,16 @@ def test_version() -> None:
     assert result.returncode == 0 and result.stdout.startswith("dgenerate ")
 
 
-def test_abbreviated_option_from_the_reference_examples_is_accepted(run_cli: RunCli) -> None:
-    result = run_cli("m", "--guidance-scale", "12", "--seeds", "1", "--dry-run")
+def test_abbreviated_option_from_the_reference_examples_is_accepted(run_cli: RunCli, tiny_model: Path) -> None:
+    result = run_cli(str(tiny_model), "--guidance-scale", "12", "--seeds", "1", "--dry-run")
     assert result.code == 0 and "s_1_g_12_i_30_step_1" in result.out
+
+
+def test_cpu_threads_past_the_ceiling_is_an_argument_error() -> None:
+    """It used to reach torch.set_num_threads and kill the process with a segmentation fault (exit 139)."""
+    import os
+
+    result = _dgenerate("builtin:shapes", "--cpu-threads", "1000000", "--seeds", "1", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("dgenerate: error: --cpu-threads 1000000 is out of range: use 1 to 256 (this "
+                                     f"machine has {os.cpu_count()} logical CPUs)")

@@ -5,6 +5,7 @@ They use the real CLIP tokenizer vocabulary that ships with the built-in model.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,37 @@ def build_tiny_sdxl_refiner(folder: Path, base: Path | None = None, seed: int = 
     )
     pipeline.save_pretrained(folder)
     return folder
+
+
+def save_lora(pipeline_class: Any, folder: Path, name: str) -> Path:
+    """A LoRA on the UNet's attention projections with random (non-zero) A and B, as a trained one has."""
+    import torch
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    torch.manual_seed(3)
+    pipeline = pipeline_class.from_pretrained(folder)
+    pipeline.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                         target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipeline.unet))
+    out = folder.parent / f"{name}-lora"
+    pipeline_class.save_lora_weights(out, unet_lora_layers=layers, weight_name=f"{name}_lora.safetensors")
+    return out / f"{name}_lora.safetensors"
+
+
+def copy_configs(model: Path, destination: Path) -> Path:
+    """A model folder's configuration files (and tokenizers), without its weights."""
+    shutil.copytree(model, destination, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    return destination
+
+
+def write_single_file(pipeline_class: Any, model: Path, destination: Path, with_config: bool = True) -> Path:
+    """The model as one original-layout .safetensors file, with its '<stem>.config' folder next to it."""
+    from safetensors.torch import save_file
+
+    from tests.models.ldm_layout import ldm_state_dict
+
+    save_file(ldm_state_dict(pipeline_class.from_pretrained(model)), destination)
+    if with_config:
+        copy_configs(model, destination.with_name(destination.stem + ".config"))
+    return destination

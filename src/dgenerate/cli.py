@@ -10,26 +10,35 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dgenerate import __version__
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.errors import DgenerateError, UsageError
 from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
+from dgenerate.media.writers import ANIMATION_FORMATS
 from dgenerate.models.schedulers import SCHEDULER_NAMES, canonical_scheduler_name
-from dgenerate.naming import image_stem
+from dgenerate.naming import format_number
 from dgenerate.plan import (
+    DEFAULT_GUIDANCE_SCALE,
+    DEFAULT_INFERENCE_STEPS,
+    DEFAULT_STRENGTH,
     MAX_BATCH_SIZE,
+    MAX_CPU_THREADS,
     RenderRequest,
+    check_cpu_threads,
     describe_grid,
     parse_image_seed,
     parse_lora,
+    parse_number,
     parse_prompt,
     parse_size,
     parse_vae,
-    plan,
     random_seeds,
 )
+
+if TYPE_CHECKING:
+    from dgenerate.models.cache import ModelCache
 
 DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
 
@@ -86,21 +95,25 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("-se", "--seeds", nargs="+", help="Seeds to try. (default: one random seed)")
     seeds.add_argument("-gse", "--gen-seeds", help="Generate N random seeds to try.")
-    add("-af", "--animation-format", default="mp4", choices=("mp4", "gif", "webp"),
+    add("-af", "--animation-format", default="mp4", choices=ANIMATION_FORMATS,
         help="Animation output format: webp, gif or mp4. (default: mp4)")
     add("-fs", "--frame-start", help="First frame of an animated input to use (inclusive).")
     add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
     add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'.")
-    add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. (default: 0.8)")
-    add("-gs", "--guidance-scales", nargs="*", default=["5"], help="Guidance scales to try. (default: 5)")
-    add("-ifs", "--inference-steps", nargs="*", default=["30"], help="Inference steps values to try. (default: 30)")
+    add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. "
+        f"(default: {format_number(DEFAULT_STRENGTH)})")
+    add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],
+        help=f"Guidance scales to try. (default: {format_number(DEFAULT_GUIDANCE_SCALE)})")
+    add("-ifs", "--inference-steps", nargs="*", default=[str(DEFAULT_INFERENCE_STEPS)],
+        help=f"Inference steps values to try. (default: {DEFAULT_INFERENCE_STEPS})")
     add("-hnf", "--sdxl-high-noise-fractions", nargs="*", help="SDXL high noise fractions to try.")
     add("--batch-size", default="1", help=f"Images per pipeline call, 1 to {MAX_BATCH_SIZE}. (default: 1)")
     add("--batch-slot", help="The slot of the image in its batch call; configs of --batch-size runs record it so "
         "that one image of a batch regenerates alone, byte-identical.")
-    add("--cpu-threads", help="Threads for PyTorch on the CPU. Results on the CPU can depend on the thread count, so "
-        "configs record it. (default: PyTorch's choice, usually the number of cores)")
-    add("--dry-run", action="store_true", help="List the images that would be generated, load nothing.")
+    add("--cpu-threads", help=f"Threads for PyTorch on the CPU, 1 to {MAX_CPU_THREADS}. Results on the CPU can depend "
+        "on the thread count, so configs record it. (default: PyTorch's choice, usually the number of cores)")
+    add("--dry-run", action="store_true", help="Print the resolved jobs: every file a run would write, its size, job "
+        "id and settings. Reads model configurations and image headers, loads no weights.")
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
 
@@ -111,18 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _numbers(values: list[str] | None, option: str, kind: type, low: float) -> tuple:
+def _numbers(values: list[str] | None, option: str, kind: type, low: float, high: float | None = None) -> tuple:
     if not values:
         raise UsageError(f"{option} needs at least one value")
-    try:
-        numbers = tuple(kind(v) for v in values)
-    except ValueError:
-        noun = "a whole number" if kind is int else "a number"
-        raise UsageError(f"{option} {' '.join(values)!r}: each value must be {noun}") from None
-    bad = [v for v in numbers if v < low]
-    if bad:
-        raise UsageError(f"{option} {bad[0]!r} is out of range: values must be at least {low}")
-    return numbers
+    return tuple(parse_number(value, option, kind, low, high) for value in values)
 
 
 def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
@@ -196,7 +201,8 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         **_image_seed_options(args),
         batch_size=batch_size,
         batch_slot=_numbers([args.batch_slot], "--batch-slot", int, 0)[0] if args.batch_slot else None,
-        cpu_threads=_numbers([args.cpu_threads], "--cpu-threads", int, 1)[0] if args.cpu_threads else None,
+        cpu_threads=check_cpu_threads(_numbers([args.cpu_threads], "--cpu-threads", int, 1)[0])
+        if args.cpu_threads else None,
         high_noise_fractions=_fractions(fractions) if fractions is not None else None,
         sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),
@@ -212,9 +218,8 @@ def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     if not args.image_seeds:
         raise UsageError("--image-seeds needs at least one image path or URL")
-    strengths = _numbers(args.image_seed_strengths or ["0.8"], "--image-seed-strengths", float, 0.0)
-    if any(s > 1.0 for s in strengths):
-        raise UsageError(f"--image-seed-strengths {max(strengths)!r} is out of range: use values from 0 to 1")
+    strengths = _numbers(args.image_seed_strengths or [str(DEFAULT_STRENGTH)], "--image-seed-strengths", float, 0.0,
+                         1.0)
     start = _numbers([args.frame_start], "--frame-start", int, 0)[0] if args.frame_start is not None else None
     end = _numbers([args.frame_end], "--frame-end", int, 0)[0] if args.frame_end is not None else None
     if start is not None and end is not None and end < start:
@@ -246,37 +251,42 @@ def _with_line(error: DgenerateError, line: int) -> DgenerateError:
 
 
 def run_batch(invocations: Sequence[Invocation]) -> int:
-    """Every line is checked before any work starts; models load once and are shared by all lines."""
-    from dgenerate.models.cache import ModelCache
-    from dgenerate.render.loop import announce, render
+    """Every line is checked before any work starts; models load once and are shared by all lines.
 
-    requests = []
+    Each line is resolved just before it runs, so a line may use an image an earlier line wrote as its seed.
+    """
+    from dgenerate.models.cache import ModelCache
+
+    parsed = []
     for invocation in invocations:
         try:
-            requests.append((invocation.line, parse_invocation(invocation.argv)[0]))
+            parsed.append((invocation.line, *parse_invocation(invocation.argv)))
         except DgenerateError as error:
             raise _with_line(error, invocation.line) from error
     cache = ModelCache()
-    for line, request in requests:
-        announce(request)
+    for line, request, args in parsed:
         try:
-            render(request, cache)
+            _execute(request, args.dry_run, cache)
         except DgenerateError as error:
             raise _with_line(error, line) from error
     return 0
 
 
+def _execute(request: RenderRequest, dry_run: bool, cache: ModelCache | None = None) -> None:
+    if dry_run:
+        from dgenerate.dry_run import print_dry_run
+
+        print_dry_run(request)
+        return
+    from dgenerate.render.loop import render
+
+    print(f"dgenerate: {describe_grid(request)}; seeds: {' '.join(map(str, request.seeds))}", file=sys.stderr)
+    render(request, cache)
+
+
 def run_one(argv: Sequence[str]) -> int:
     request, args = parse_invocation(argv)
-    if args.dry_run:
-        print(describe_grid(request))
-        for job in plan(request):
-            print(image_stem(job), repr(job.prompt), file=sys.stdout)
-        return 0
-    from dgenerate.render.loop import announce, render
-
-    announce(request)
-    render(request)
+    _execute(request, args.dry_run)
     return 0
 
 

@@ -1,16 +1,23 @@
 """The units of work: frozen descriptions of one model load and one image. No torch here.
 
-Anything that changes the pixels of an image is a field of its Job, so the Job alone reproduces it.
+Anything that changes the pixels of an image is a field of its Job, so the Job alone reproduces it. The plan makes
+Jobs with the user's defaults still open (device "auto", no size, no scheduler); resolve.py fills every one in, and
+render, configs and metadata only ever see resolved Jobs.
+
+The job id is the documented identity of an image: the first 16 hex digits of the SHA-256 of the resolved Job's
+canonical JSON (its pixel fields, keys sorted, no spaces). Equal ids mean byte-identical images on the same machine
+and library versions; the id is printed by --dry-run and recorded in every config and PNG metadata.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 DTYPES = ("float16", "float32", "auto")
 MODEL_TYPES = ("torch", "torch-sdxl")
+VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ class ImageSeedSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """One image: a cell of the grid."""
+    """One image: a cell of the grid. Equal Jobs make equal pixels: the grid position (`index`, which names the file)
+    and the output options do not take part in equality."""
 
     model: ModelSpec
     prompt: str
@@ -115,7 +123,7 @@ class Job:
     batch_size: int = 1
     batch_slot: int = 0
     cpu_threads: int | None = None
-    index: int = 1
+    index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 
     @property
@@ -133,7 +141,3 @@ class Job:
     def job_id(self) -> str:
         """A short hash of the canonical JSON: equal ids mean equal pixels on the same machine and versions."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
-
-
-def field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))

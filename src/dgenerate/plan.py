@@ -15,10 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dgenerate.errors import UsageError
-from dgenerate.jobs import ImageSeedSpec, Job, LoraSpec, ModelSpec, OutputSpec
+from dgenerate.jobs import VAE_CLASSES, ImageSeedSpec, Job, LoraSpec, ModelSpec, OutputSpec
 
+DEFAULT_GUIDANCE_SCALE = 5.0
+DEFAULT_INFERENCE_STEPS = 30
+DEFAULT_STRENGTH = 0.8  # --image-seed-strengths
 MAX_SEED = 99_999_999_999_999
 MAX_BATCH_SIZE = 64
+# More threads than cores is allowed (slow, but it regenerates a config made on a bigger machine exactly); a
+# thread count the C runtime cannot start crashes the process, so there is a ceiling.
+MAX_CPU_THREADS = 256
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,8 @@ class RenderRequest:
     model: ModelSpec
     seeds: tuple[int, ...]
     prompts: tuple[Prompt, ...] = (Prompt(""),)
-    guidance_scales: tuple[float, ...] = (5.0,)
-    inference_steps: tuple[int, ...] = (30,)
+    guidance_scales: tuple[float, ...] = (DEFAULT_GUIDANCE_SCALE,)
+    inference_steps: tuple[int, ...] = (DEFAULT_INFERENCE_STEPS,)
     output_size: tuple[int, int] | None = None
     scheduler: str | None = None
     output: OutputSpec = field(default_factory=OutputSpec)
@@ -46,7 +52,7 @@ class RenderRequest:
     batch_slot: int | None = None
     cpu_threads: int | None = None
     image_seeds: tuple[ImageSeedSpec, ...] = ()
-    image_seed_strengths: tuple[float, ...] = (0.8,)
+    image_seed_strengths: tuple[float, ...] = (DEFAULT_STRENGTH,)
     frame_start: int | None = None
     frame_end: int | None = None
     high_noise_fractions: tuple[float, ...] | None = None
@@ -61,6 +67,27 @@ def parse_prompt(text: str) -> Prompt:
     return Prompt(positive.strip(), negative if sep and negative else None)
 
 
+def parse_number(text: str, option: str, kind: type[int] | type[float], low: float,
+                 high: float | None = None) -> int | float:
+    """One value of a numeric option, checked against its range: '7' -> 7."""
+    try:
+        value = kind(text)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise UsageError(f"{option} {text!r} is not {noun}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
+        raise UsageError(f"{option} {text!r} is out of range: use a value {bounds}")
+    return value
+
+
+def check_cpu_threads(threads: int) -> int:
+    if not 1 <= threads <= MAX_CPU_THREADS:
+        raise UsageError(f"--cpu-threads {threads} is out of range: use 1 to {MAX_CPU_THREADS} "
+                         f"(this machine has {os.cpu_count()} logical CPUs)")
+    return threads
+
+
 def parse_size(text: str, option: str = "--output-size") -> tuple[int, int]:
     """'512x768' -> (512, 768); '512' -> (512, 512)."""
     parts = text.lower().split("x")
@@ -70,9 +97,6 @@ def parse_size(text: str, option: str = "--output-size") -> tuple[int, int]:
     if width < 8 or height < 8:
         raise UsageError(f"{option} {text!r} is too small: each dimension must be at least 8")
     return width, height
-
-
-VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 
 
 def parse_vae(text: str) -> tuple[str, str]:
@@ -130,7 +154,7 @@ def random_seeds(count: int) -> tuple[int, ...]:
 def _batch_key(job: Job) -> tuple[object, ...]:
     """What the images of one pipeline call must share; seeds and prompts may differ."""
     return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
-            job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size)
+            job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads)
 
 
 def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
@@ -158,10 +182,12 @@ def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) 
 
 
 def batch_groups(jobs: Sequence[Job]) -> list[list[Job]]:
-    """Jobs split into pipeline calls: a call starts wherever the slot does not go up by one."""
+    """Jobs split into pipeline calls: a call starts wherever the slot does not go up by one or the settings change."""
     groups: list[list[Job]] = []
     for job in jobs:
-        if groups and job.batch_slot == groups[-1][-1].batch_slot + 1:
+        last = groups[-1][-1] if groups else None
+        if (last is not None and job.image_seed is None and job.batch_slot == last.batch_slot + 1
+                and job.batch_size == last.batch_size and _batch_key(job) == _batch_key(last)):
             groups[-1].append(job)
         else:
             groups.append([job])

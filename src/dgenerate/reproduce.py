@@ -1,102 +1,302 @@
-"""Job <-> config text, and the PNG metadata chunks (our DgenerateConfig, and AUTOMATIC1111's "parameters").
+"""Resolved Job <-> config text, through one table of Job fields and their options; and the PNG metadata chunks.
 
-A config is a dgenerate batch text: `dgenerate < file.dgen` regenerates the image. It is data, never code.
+A config is dgenerate batch text: `dgenerate < file.dgen` regenerates the image, and `read_config` reads it back to
+an equal Job without the command line. Both directions go through OPTIONS, so a field cannot be written one way and
+read another. A config is data, never code: its words are split as a POSIX shell would, with nothing executed.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from dgenerate import __version__
-from dgenerate.batch import escape_variables
-from dgenerate.errors import ConfigError
-from dgenerate.jobs import Job, ModelSpec
-from dgenerate.models.schedulers import A1111_SAMPLER_NAMES
+from dgenerate.batch import escape_variables, read_invocations
+from dgenerate.errors import ConfigError, DgenerateError
+from dgenerate.jobs import DTYPES, MODEL_TYPES, Job, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
+from dgenerate.media.writers import ANIMATION_FORMATS
+from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, canonical_scheduler_name
 from dgenerate.naming import format_number
+from dgenerate.plan import (
+    DEFAULT_GUIDANCE_SCALE,
+    DEFAULT_INFERENCE_STEPS,
+    check_cpu_threads,
+    parse_image_seed,
+    parse_lora,
+    parse_number,
+    parse_prompt,
+    parse_size,
+    parse_vae,
+)
 
 CONFIG_CHUNK = "DgenerateConfig"
 A1111_CHUNK = "parameters"
+_JOB_ID = re.compile(r"^# job id ([0-9a-f]{16})$", re.MULTILINE)
+
+Draft = dict[str, Any]  # a Job being read: its fields, with "model", "vae", "lora", "refiner", "output" as dicts
 
 
-def _quote(value: str) -> str:
-    return shlex.quote(escape_variables(value))
+@dataclass(frozen=True)
+class Option:
+    """One option of a config: how it reads its value off a Job, and how it puts it back into a Job being read.
+
+    `get` returns the text to write, True for a switch that is on, or None to leave the option out.
+    """
+
+    flag: str
+    get: Callable[[Job], str | bool | None]
+    put: Callable[[Draft, str | None], None]
+    switch: bool = False
 
 
-Option = tuple[str, "str | None"]
-
-
-def _present(*pairs: tuple[str, str | None]) -> list[Option]:
-    return [(flag, value) for flag, value in pairs if value is not None]
-
-
-def _size(size: tuple[int, int] | None) -> str | None:
-    return None if size is None else f"{size[0]}x{size[1]}"
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _number(value: float | None) -> str | None:
     return None if value is None else format_number(value)
 
 
-def _model_arguments(model: ModelSpec) -> list[Option]:
-    options: list[Option] = [("--model-type", model.model_type)]
-    options += _present(("--revision", model.revision), ("--variant", model.variant), ("--subfolder", model.subfolder))
-    options += [("--dtype", model.dtype), ("--device", model.device)]
-    if model.safety_checker:
-        options.append(("--safety-checker", None))
-    if model.vae:
-        vae = model.vae
-        options += _present(("--vae", f"{vae.class_name};{vae.path}"), ("--vae-revision", vae.revision),
-                            ("--vae-variant", vae.variant), ("--vae-subfolder", vae.subfolder),
-                            ("--vae-dtype", vae.dtype))
-    if model.lora:
-        lora = model.lora
-        options += _present(("--lora", f"{lora.path};{format_number(lora.scale)}"),
-                            ("--lora-weight-name", lora.weight_name), ("--lora-revision", lora.revision),
-                            ("--lora-subfolder", lora.subfolder))
-    if model.refiner:
-        refiner = model.refiner
-        options += _present(("--sdxl-refiner", refiner.path), ("--sdxl-refiner-revision", refiner.revision),
-                            ("--sdxl-refiner-variant", refiner.variant),
-                            ("--sdxl-refiner-subfolder", refiner.subfolder), ("--sdxl-refiner-dtype", refiner.dtype))
-    return options
+def _size(size: tuple[int, int] | None) -> str | None:
+    return None if size is None else f"{size[0]}x{size[1]}"
 
 
-def job_arguments(job: Job) -> list[Option]:
-    """The options that regenerate `job` (a resolved job: device, dtype and size are explicit)."""
-    options = _model_arguments(job.model)
-    output_size = f"{job.width}x{job.height}" if job.width is not None and job.image_seed is None else None
-    if job.image_seed is not None:
-        options.append(("--image-seeds", str(job.image_seed)))
-        options += _present(("--image-seed-strengths", _number(job.strength)),
-                            ("--frame-start", _number(job.frame_start)), ("--frame-end", _number(job.frame_end)),
-                            ("--animation-format", job.output.animation_format))
-    options += _present(("--output-size", output_size),
-                        ("--scheduler", job.scheduler),
-                        ("--sdxl-original-size", _size(job.sdxl_original_size)),
-                        ("--sdxl-target-size", _size(job.sdxl_target_size)))
-    if job.cpu_threads is not None:
-        options.append(("--cpu-threads", str(job.cpu_threads)))
-    if job.batch_size > 1:
-        options += [("--batch-size", str(job.batch_size)), ("--batch-slot", str(job.batch_slot))]
-    if job.high_noise_fraction is not None:
-        options.append(("--sdxl-high-noise-fractions", format_number(job.high_noise_fraction)))
-    prompt = job.prompt if job.negative_prompt is None else f"{job.prompt}; {job.negative_prompt}"
-    options += [
-        ("--prompts", prompt),
-        ("--seeds", str(job.seed)),
-        ("--guidance-scales", format_number(job.guidance_scale)),
-        ("--inference-steps", str(job.inference_steps)),
-    ]
-    options += [(flag, None) for flag, on in (("--output-configs", job.output.configs),
-                                              ("--output-metadata", job.output.metadata)) if on]
-    return options
+def _part(draft: Draft, name: str, flag: str) -> Draft:
+    """The dict of a sub-spec (model, vae, lora, refiner, output); a --vae-* option needs its --vae first."""
+    if name in ("model", "output"):
+        return draft.setdefault(name, {})
+    model = draft.setdefault("model", {})
+    if name not in model:
+        raise ConfigError(f"{flag} needs --{'sdxl-refiner' if name == 'refiner' else name} before it")
+    return model[name]
+
+
+def _verbatim(text: str, _flag: str) -> str:
+    return text
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(text: str, flag: str) -> str:
+        if text not in choices:
+            raise ConfigError(f"{flag} {text!r} is not one of: {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _field(part: str, name: str, text: Callable[[Any], str | None] = _text,
+           parse: Callable[[str, str], Any] = _verbatim) -> Callable[[str], Option]:
+    """An option whose value is one field of a sub-spec of the Job (model, vae, lora, refiner or output)."""
+
+    def make(flag: str) -> Option:
+        def get(job: Job) -> str | None:
+            owner = job.output if part == "output" else job.model if part == "model" else getattr(job.model, part)
+            return None if owner is None else text(getattr(owner, name))
+
+        def put(draft: Draft, value: str | None) -> None:
+            _part(draft, part, flag)[name] = parse(_value(value, flag), flag)
+
+        return Option(flag, get, put)
+
+    return make
+
+
+def _job_field(name: str, text: Callable[[Any], str | None],
+               parse: Callable[[str, str], Any]) -> Callable[[str], Option]:
+    def make(flag: str) -> Option:
+        def put(draft: Draft, value: str | None) -> None:
+            draft[name] = parse(_value(value, flag), flag)
+
+        return Option(flag, lambda job: text(getattr(job, name)), put)
+
+    return make
+
+
+def _switch(part: str, name: str) -> Callable[[str], Option]:
+    def make(flag: str) -> Option:
+        def put(draft: Draft, value: str | None) -> None:
+            if value is not None:
+                raise ConfigError(f"{flag} takes no value, not {value!r}")
+            _part(draft, part, flag)[name] = True
+
+        return Option(flag, lambda job: getattr(job.output if part == "output" else job.model, name) or None, put,
+                      switch=True)
+
+    return make
+
+
+def _value(value: str | None, flag: str) -> str:
+    if value is None:
+        raise ConfigError(f"{flag} needs a value")
+    return value
+
+
+def _int(low: int) -> Callable[[str, str], int]:
+    return lambda text, flag: int(parse_number(text, flag, int, low))
+
+
+def _float(low: float, high: float | None = None) -> Callable[[str, str], float]:
+    return lambda text, flag: float(parse_number(text, flag, float, low, high))
+
+
+def _threads(text: str, flag: str) -> int:
+    return check_cpu_threads(int(parse_number(text, flag, int, 1)))
+
+
+def _vae(flag: str) -> Option:
+    def put(draft: Draft, value: str | None) -> None:
+        class_name, path = parse_vae(_value(value, flag))
+        draft.setdefault("model", {})["vae"] = {"class_name": class_name, "path": path}
+
+    def get(job: Job) -> str | None:
+        vae = job.model.vae
+        return None if vae is None else f"{vae.class_name};{vae.path}"
+
+    return Option(flag, get, put)
+
+
+def _lora(flag: str) -> Option:
+    def put(draft: Draft, value: str | None) -> None:
+        lora = parse_lora(_value(value, flag))
+        draft.setdefault("model", {})["lora"] = {"path": lora.path, "scale": lora.scale}
+
+    def get(job: Job) -> str | None:
+        lora = job.model.lora
+        return None if lora is None else f"{lora.path};{format_number(lora.scale)}"
+
+    return Option(flag, get, put)
+
+
+def _refiner(flag: str) -> Option:
+    def put(draft: Draft, value: str | None) -> None:
+        draft.setdefault("model", {})["refiner"] = {"path": _value(value, flag)}
+
+    return Option(flag, lambda job: None if job.model.refiner is None else job.model.refiner.path, put)
+
+
+def _image_seed(flag: str) -> Option:
+    def put(draft: Draft, value: str | None) -> None:
+        seed = parse_image_seed(_value(value, flag))
+        draft["image_seed"] = seed
+        if seed.size is not None and seed.size[1] is not None:
+            draft["width"], draft["height"] = seed.size
+
+    return Option(flag, lambda job: _text(job.image_seed), put)
+
+
+def _output_size(flag: str) -> Option:
+    """Text-to-image jobs record their size here; image seed jobs in the seed's ';WxH'."""
+
+    def get(job: Job) -> str | None:
+        return f"{job.width}x{job.height}" if job.width is not None and job.image_seed is None else None
+
+    def put(draft: Draft, value: str | None) -> None:
+        draft["width"], draft["height"] = parse_size(_value(value, flag))
+
+    return Option(flag, get, put)
+
+
+def _prompt(flag: str) -> Option:
+    def get(job: Job) -> str:
+        return job.prompt if job.negative_prompt is None else f"{job.prompt}; {job.negative_prompt}"
+
+    def put(draft: Draft, value: str | None) -> None:
+        prompt = parse_prompt(_value(value, flag))
+        draft["prompt"], draft["negative_prompt"] = prompt.positive, prompt.negative
+
+    return Option(flag, get, put)
+
+
+def _seeded(make_option: Callable[[str], Option]) -> Callable[[str], Option]:
+    """An option written only for image seed jobs (the animation format does not concern text-to-image)."""
+
+    def make(flag: str) -> Option:
+        option = make_option(flag)
+        return replace(option, get=lambda job: option.get(job) if job.image_seed is not None else None)
+
+    return make
+
+
+def _batch(name: str) -> Callable[[str], Option]:
+    """--batch-size and --batch-slot are written only for batches, where they decide the call's shape."""
+
+    def make(flag: str) -> Option:
+        option = _job_field(name, _text, _int(0 if name == "batch_slot" else 1))(flag)
+        return replace(option, get=lambda job: str(getattr(job, name)) if job.batch_size > 1 else None)
+
+    return make
+
+
+# Every option a config holds, in the order it is written. Reading accepts them in any order.
+_TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
+    ("--model-type", _field("model", "model_type", parse=_choice(MODEL_TYPES))),
+    ("--revision", _field("model", "revision")),
+    ("--variant", _field("model", "variant")),
+    ("--subfolder", _field("model", "subfolder")),
+    ("--dtype", _field("model", "dtype", parse=_choice(DTYPES))),
+    ("--device", _field("model", "device")),
+    ("--safety-checker", _switch("model", "safety_checker")),
+    ("--vae", _vae),
+    ("--vae-revision", _field("vae", "revision")),
+    ("--vae-variant", _field("vae", "variant")),
+    ("--vae-subfolder", _field("vae", "subfolder")),
+    ("--vae-dtype", _field("vae", "dtype", parse=_choice(DTYPES))),
+    ("--lora", _lora),
+    ("--lora-weight-name", _field("lora", "weight_name")),
+    ("--lora-revision", _field("lora", "revision")),
+    ("--lora-subfolder", _field("lora", "subfolder")),
+    ("--sdxl-refiner", _refiner),
+    ("--sdxl-refiner-revision", _field("refiner", "revision")),
+    ("--sdxl-refiner-variant", _field("refiner", "variant")),
+    ("--sdxl-refiner-subfolder", _field("refiner", "subfolder")),
+    ("--sdxl-refiner-dtype", _field("refiner", "dtype", parse=_choice(DTYPES))),
+    ("--image-seeds", _image_seed),
+    ("--image-seed-strengths", _job_field("strength", _number, _float(0.0, 1.0))),
+    ("--frame-start", _job_field("frame_start", _text, _int(0))),
+    ("--frame-end", _job_field("frame_end", _text, _int(0))),
+    ("--animation-format", _seeded(_field("output", "animation_format", parse=_choice(ANIMATION_FORMATS)))),
+    ("--output-size", _output_size),
+    ("--scheduler", _job_field("scheduler", _text, lambda text, _flag: canonical_scheduler_name(text))),
+    ("--sdxl-original-size", _job_field("sdxl_original_size", _size, parse_size)),
+    ("--sdxl-target-size", _job_field("sdxl_target_size", _size, parse_size)),
+    ("--cpu-threads", _job_field("cpu_threads", _text, _threads)),
+    ("--batch-size", _batch("batch_size")),
+    ("--batch-slot", _batch("batch_slot")),
+    ("--sdxl-high-noise-fractions", _job_field("high_noise_fraction", _number, _float(0.0, 1.0))),
+    ("--prompts", _prompt),
+    ("--seeds", _job_field("seed", _text, _int(0))),
+    ("--guidance-scales", _job_field("guidance_scale", _number, _float(0.0))),
+    ("--inference-steps", _job_field("inference_steps", _text, _int(1))),
+    ("--output-configs", _switch("output", "configs")),
+    ("--output-metadata", _switch("output", "metadata")),
+)
+OPTIONS: dict[str, Option] = {flag: make(flag) for flag, make in _TABLE}
+
+
+def job_arguments(job: Job) -> list[tuple[str, str | None]]:
+    """The options that regenerate a resolved `job`, in table order; a switch has the value None."""
+    arguments: list[tuple[str, str | None]] = []
+    for option in OPTIONS.values():
+        value = option.get(job)
+        if value is True:
+            arguments.append((option.flag, None))
+        elif isinstance(value, str):
+            arguments.append((option.flag, value))
+    return arguments
+
+
+def _quote(value: str) -> str:
+    return shlex.quote(escape_variables(value))
 
 
 def config_text(job: Job, environment: str) -> str:
     """A config that regenerates `job`; `environment` is a comment naming the versions and machine it ran on."""
     lines = [f"# dgenerate {__version__} config: `dgenerate < this-file` regenerates the image",
-             f"# {environment}", _quote(job.model.path) + " \\"]
+             f"# {environment}", f"# job id {job.job_id}", _quote(job.model.path) + " \\"]
     options = job_arguments(job)
     for position, (flag, value) in enumerate(options, start=1):
         text = flag if value is None else f"{flag} {_quote(value)}"
@@ -104,9 +304,68 @@ def config_text(job: Job, environment: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def a1111_parameters(job: Job, scheduler_class: str) -> str:
+def recorded_job_id(text: str) -> str | None:
+    """The job id a config written by dgenerate records in its comments (None for older configs)."""
+    match = _JOB_ID.search(text)
+    return match.group(1) if match else None
+
+
+def read_config(text: str) -> list[Job]:
+    """The Jobs of a config (one per invocation), read through the same table that wrote it; errors name the line."""
+    jobs = []
+    for invocation in read_invocations(text):
+        try:
+            jobs.append(_read_job(invocation.argv))
+        except DgenerateError as error:
+            raise ConfigError(f"line {invocation.line}: {error}") from error
+    return jobs
+
+
+def _read_job(argv: tuple[str, ...]) -> Job:
+    if not argv or argv[0].startswith("-"):
+        raise ConfigError("a config starts with the model path")
+    draft: Draft = {"model": {"path": argv[0]}}
+    words = list(argv[1:])
+    seen = set()
+    while words:
+        flag, equals, value = words.pop(0).partition("=")
+        option = OPTIONS.get(flag)
+        if option is None:
+            raise ConfigError(f"{flag!r} is not an option a config holds; run grids and other options through "
+                              "`dgenerate < file`")
+        if flag in seen:
+            raise ConfigError(f"{flag} is given twice; a config holds one value per option")
+        seen.add(flag)
+        if not equals and not option.switch:
+            value = _value(words.pop(0) if words else None, flag)
+        if words and not words[0].startswith("-"):
+            raise ConfigError(f"{flag} is followed by {words[0]!r}, which is no option; a config holds one value "
+                              "per option: it describes one image, not a grid")
+        option.put(draft, value if equals or not option.switch else None)
+    return _build(draft)
+
+
+def _build(draft: Draft) -> Job:
+    model = draft.pop("model")
+    for name, cls in (("vae", VaeSpec), ("lora", LoraSpec), ("refiner", RefinerSpec)):
+        if name in model:
+            model[name] = cls(**model[name])
+    output = OutputSpec(**draft.pop("output", {}))
+    missing = [flag for flag, name in (("--seeds", "seed"), ("--prompts", "prompt")) if name not in draft]
+    if missing:
+        raise ConfigError(f"the config has no {missing[0]}; it was not written by dgenerate")
+    defaults = {"guidance_scale": DEFAULT_GUIDANCE_SCALE, "inference_steps": DEFAULT_INFERENCE_STEPS, "width": None,
+                "height": None}
+    job = Job(model=ModelSpec(**model), output=output, **{**defaults, **draft})
+    if job.cpu_threads is not None:
+        check_cpu_threads(job.cpu_threads)
+    return job
+
+
+def a1111_parameters(job: Job) -> str:
     """The "parameters" text AUTOMATIC1111 writes, which image browsers and other tools read."""
-    sampler = A1111_SAMPLER_NAMES.get(scheduler_class, scheduler_class)
+    scheduler = job.scheduler or ""
+    sampler = A1111_SAMPLER_NAMES.get(scheduler, scheduler)
     model_name = Path(job.model.path.removeprefix("builtin:")).name or job.model.path
     lines = [job.prompt]
     if job.negative_prompt:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dgenerate.errors import MediaError
+from dgenerate.errors import MediaError, UsageError
 from dgenerate.media import open_media, open_seed
 
 SEEDS = ["mp4", "gif", "webp", "png"]
@@ -83,5 +83,5 @@ def test_mask_of_another_size_is_refused_with_both_sizes(media: dict[str, Path])
 
 
 def test_mask_slice_past_its_end_names_the_mask(media: dict[str, Path]) -> None:
-    with pytest.raises(MediaError, match=r"--frame-start 30 .*mask\.gif"):
+    with pytest.raises(UsageError, match=r"--frame-start 30 .*mask\.gif"):
         open_seed(media["mp4"], media["mask_gif"], frame_start=30)

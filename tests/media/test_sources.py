@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from dgenerate.errors import MediaError
+from dgenerate.errors import MediaError, UsageError
 from dgenerate.media import open_media
 
 Identify = Callable[[Image.Image], int]
@@ -122,14 +122,14 @@ def test_slicing_seeks_instead_of_decoding_from_the_start(
 def test_bad_slices_name_the_option_and_value(
     media: dict[str, Path], start: int | None, end: int | None, words: list[str]
 ) -> None:
-    with pytest.raises(MediaError) as caught:
+    with pytest.raises(UsageError) as caught:  # a slice the input cannot give is an argument error (exit 2)
         open_media(media["mp4"], start, end)
     message = str(caught.value)
     assert "\n" not in message and all(word in message for word in words)
 
 
 def test_bad_slice_on_gif_names_the_file(media: dict[str, Path]) -> None:
-    with pytest.raises(MediaError, match=r"--frame-start 25 .*anim\.gif.* 20 frames"):
+    with pytest.raises(UsageError, match=r"--frame-start 25 .*anim\.gif.* 20 frames"):
         open_media(media["gif"], 25)
 
 

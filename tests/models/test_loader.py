@@ -11,7 +11,8 @@ import pytest
 from dgenerate.errors import ModelNotFoundError, UsageError
 from dgenerate.jobs import LoraSpec, ModelSpec, RefinerSpec, VaeSpec
 from dgenerate.models.cache import ModelCache
-from dgenerate.models.loader import LoadedModel, check_dtype_runs, resolved
+from dgenerate.models.loader import LoadedModel, check_dtype_runs
+from dgenerate.resolve import resolve_spec
 from tests.models.conftest import loaded, sd_images
 
 
@@ -27,7 +28,7 @@ def test_float16_runs_on_this_cpu_and_draws_an_image(tiny_model: Path) -> None:
 def test_float16_on_a_cpu_without_half_kernels_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    def no_half(*args: object, **kwargs: object) -> None:
+    def no_half(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError('"baddbmm_cpu" not implemented for \'Half\'')
 
     monkeypatch.setattr(torch, "baddbmm", no_half)
@@ -41,10 +42,10 @@ def test_every_loading_option_misses_the_cache() -> None:
 
     def fake_load(spec: ModelSpec) -> LoadedModel:
         loads.append(spec)
-        return LoadedModel(spec, None, Path(spec.path))
+        return LoadedModel(spec, None)
 
     cache = ModelCache(fake_load)
-    base = resolved(ModelSpec("model", device="cpu"))
+    base = resolve_spec(ModelSpec("model", device="cpu"))
     variants = [
         base, replace(base, dtype="float16"), replace(base, vae=VaeSpec("AutoencoderKL", "vae")),
         replace(base, vae=VaeSpec("AutoencoderKL", "vae", dtype="float16")), replace(base, lora=LoraSpec("l", 1.0)),

@@ -61,7 +61,7 @@ def test_lora_for_another_architecture_is_one_line(tiny_model: Path, sdxl_lora: 
         loaded(spec)
 
 
-def test_missing_lora_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
+def test_missing_lora_is_one_line(tiny_model: Path) -> None:
     with pytest.raises(ModelNotFoundError, match=r"^--lora /nowhere/x;0.5: no such file or folder; check the path$"):
         lora_source(LoraSpec("/nowhere/x", 0.5), ModelSpec(str(tiny_model)))
     with pytest.raises(ModelNotFoundError, match=r"^--lora nobody/lora;1: .*HF_HUB_OFFLINE is set"):

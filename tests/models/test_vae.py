@@ -12,9 +12,17 @@ import torch
 
 from dgenerate.errors import ModelError, ModelNotFoundError, UsageError
 from dgenerate.jobs import ModelSpec, VaeSpec
-from dgenerate.models.vae import load_vae, vae_dtype
+from dgenerate.models.vae import load_vae as load_resolved_vae
+from dgenerate.resolve import resolve_spec
 from tests.models.conftest import loaded, sd_images
 from tests.models.ldm_layout import vae_ldm_state_dict
+
+
+def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
+    """The VAE as the loader loads it: from the resolved spec (device and dtypes explicit)."""
+    spec = resolve_spec(replace(model, device="cpu", vae=vae))
+    assert spec.vae is not None
+    return load_resolved_vae(spec.vae, spec)
 
 
 def _other_vae(folder: Path, class_name: str) -> Path:
@@ -90,9 +98,14 @@ def test_vae_slug_missing_offline_is_one_line(tiny_model: Path) -> None:
 
 def test_vae_dtype_defaults_to_the_models(tiny_model: Path, vaes: dict[str, Path]) -> None:
     vae = VaeSpec("AutoencoderKL", str(vaes["AutoencoderKL"]))
-    assert vae_dtype(vae, ModelSpec("m", dtype="float16")) == "float16"
-    assert vae_dtype(vae, ModelSpec("m", dtype="auto")) == "float32"
-    assert vae_dtype(replace(vae, dtype="float16"), ModelSpec("m")) == "float16"
+
+    def resolved_dtype(vae: VaeSpec, dtype: str) -> str | None:
+        resolved = resolve_spec(ModelSpec("m", device="cpu", dtype=dtype, vae=vae)).vae
+        return None if resolved is None else resolved.dtype
+
+    assert resolved_dtype(vae, "float16") == "float16"
+    assert resolved_dtype(vae, "auto") == "float32"
+    assert resolved_dtype(replace(vae, dtype="float16"), "auto") == "float16"
     assert load_vae(replace(vae, dtype="float16"), ModelSpec(str(tiny_model))).dtype == torch.float16
 
 
@@ -132,7 +145,10 @@ def test_single_file_vae_uses_the_bundled_sd_config_without_a_config_folder(tiny
     from safetensors.torch import save_file
 
     save_file(vae_ldm_state_dict(AutoencoderKL.from_pretrained(tiny_model / "vae")), path)
-    with pytest.raises(ModelError, match=r"^--vae AutoencoderKL;.*tiny-vae.safetensors could not be loaded"):
+    with pytest.raises(ModelError, match=r"^--vae AutoencoderKL;.*tiny-vae.safetensors: its weights do not fit .*"
+                                         r"sd1/vae/config.json \(encoder.conv_in.weight is \[8, 3, 3, 3\] in the file, "
+                                         r"\[128, 3, 3, 3\] in the configuration\); put the VAE's own config.json in a "
+                                         r"folder 'tiny-vae.config' next to the file$"):
         load_vae(VaeSpec("AutoencoderKL", str(path)), ModelSpec(str(tiny_model)))  # tiny weights, SD-sized config
 
 
@@ -143,10 +159,14 @@ def test_pickled_vae_that_needs_code_is_refused(tiny_model: Path, tmp_path: Path
         load_vae(VaeSpec("AutoencoderKL", str(path)), ModelSpec(str(tiny_model)))
 
 
-def test_single_file_needs_autoencoder_kl(tiny_model: Path, tmp_path: Path) -> None:
+def test_original_layout_file_needs_autoencoder_kl(tiny_model: Path, tmp_path: Path) -> None:
+    from diffusers import AutoencoderKL
+    from safetensors.torch import save_file
+
     path = tmp_path / "vae.safetensors"
-    path.write_bytes(b"")
-    with pytest.raises(UsageError, match=r"^--vae AutoencoderTiny;.*only AutoencoderKL loads from a single file"):
+    save_file(vae_ldm_state_dict(AutoencoderKL.from_pretrained(tiny_model / "vae")), path)
+    with pytest.raises(UsageError, match=r"^--vae AutoencoderTiny;.*only AutoencoderKL loads from a file in the "
+                                         r"original layout"):
         load_vae(VaeSpec("AutoencoderTiny", str(path)), ModelSpec(str(tiny_model)))
 
 
@@ -159,3 +179,38 @@ def test_vae_errors_are_one_line(tiny_model: Path, tmp_path: Path) -> None:
         load_vae(VaeSpec("AutoencoderKL", str(tmp_path / "gone.safetensors")), ModelSpec(str(tiny_model)))
     with pytest.raises(ModelNotFoundError, match=r"has no config.json.*use --vae-subfolder vae"):
         load_vae(VaeSpec("AutoencoderKL", str(tiny_model)), ModelSpec(str(tiny_model)))
+
+
+@pytest.mark.parametrize("class_name", ["AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny"])
+def test_a_diffusers_format_file_loads_with_the_config_beside_it(tiny_model: Path, vaes: dict[str, Path],
+                                                                 class_name: str) -> None:
+    """The file people download from a repository's vae/ folder, named directly (it is not in the original layout)."""
+    folder = vaes[class_name]
+    from_folder = ModelSpec(str(tiny_model), device="cpu", vae=VaeSpec(class_name, str(folder)))
+    from_file = replace(from_folder, vae=VaeSpec(class_name, str(folder / "diffusion_pytorch_model.safetensors")))
+    assert type(loaded(from_file).pipeline.vae).__name__ == class_name
+    assert sd_images(from_file) == sd_images(from_folder)
+
+
+def test_a_diffusers_format_file_alone_takes_its_config_from_a_stem_folder(tiny_model: Path, vaes: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    folder = vaes["AutoencoderKL"]
+    path = tmp_path / "downloaded.safetensors"
+    shutil.copy(folder / "diffusion_pytorch_model.safetensors", path)
+    (tmp_path / "downloaded.config").mkdir()
+    shutil.copy(folder / "config.json", tmp_path / "downloaded.config" / "config.json")
+    ours = load_vae(VaeSpec("AutoencoderKL", str(path)), ModelSpec(str(tiny_model)))
+    theirs = load_vae(VaeSpec("AutoencoderKL", str(folder)), ModelSpec(str(tiny_model)))
+    assert all(torch.equal(theirs.state_dict()[k], value) for k, value in ours.state_dict().items())
+
+
+def test_a_file_of_other_weights_names_the_file_and_the_layouts(tiny_model: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "not-a-vae.safetensors"
+    save_file({"text_model.embeddings.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(ModelError, match=r"^--vae AutoencoderKL;.*not-a-vae.safetensors: the file holds no "
+                                         r"AutoencoderKL weights in the diffusers layout of .*config.json nor in the "
+                                         r"original Stable Diffusion layout \(its weights: "
+                                         r"text_model.embeddings.weight...\)"):
+        load_vae(VaeSpec("AutoencoderKL", str(path)), ModelSpec(str(tiny_model)))

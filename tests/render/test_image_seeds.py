@@ -125,19 +125,21 @@ def test_static_seed_with_animated_mask_repeats_the_seed(run_cli: RunCli, tiny_m
         assert produced.info.frame_count == 3 and produced.info.fps == 5
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["--image-seeds", "/no/such/seed.png"], "/no/such/seed.png"),
-    (["--image-seeds", "{seed};{small-mask}"], "same size"),
-    (["--image-seeds", "{gif}", "--frame-start", "9"], "--frame-start"),
-    (["--image-seeds", "{seed}", "--image-seed-strengths", "0.1"], "no denoising step"),
+@pytest.mark.parametrize(("argv", "needle", "code"), [
+    (["--image-seeds", "/no/such/seed.png"], "/no/such/seed.png", 1),
+    (["--image-seeds", "{seed};{small-mask}"], "same size", 1),
+    (["--image-seeds", "{gif}", "--frame-start", "9"], "--frame-start 9 is past the end", 2),
+    (["--image-seeds", "{mp4}", "--frame-start", "6", "--frame-end", "8"], "--frame-start 6 is past the end", 2),
+    (["--image-seeds", "{seed}", "--image-seed-strengths", "0.1"], "no denoising step", 2),
 ])
 def test_bad_inputs_are_one_line_and_write_nothing(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
-                                                   inputs: dict[str, Path], argv: list[str], needle: str) -> None:
+                                                   inputs: dict[str, Path], argv: list[str], needle: str,
+                                                   code: int) -> None:
     names = {key: str(value) for key, value in inputs.items()}
     argv = [a.format(**names) for a in argv]
     result = run_cli(str(tiny_model), *argv, "--inference-steps", "4", "--device", "cpu", "--seeds", "1", "-o",
                      str(tmp_path / "out"))
-    assert result.code != 0
+    assert result.code == code, "a slice past the input is an argument error (2), like a strength with no step"
     line = result.err.strip().splitlines()[-1]
     assert line.startswith("dgenerate: error:") and needle in line, result.err
     assert not list(tmp_path.glob("out/*"))
@@ -226,3 +228,23 @@ def test_sdxl_img2img_and_inpainting_with_refiner_reproduce(run_cli: RunCli, tin
         (again,) = (tmp_path / "output").glob("*.png")
         assert again.read_bytes() == png.read_bytes()
         again.unlink()
+
+
+def test_ctrl_c_while_the_animation_encoder_opens_exits_130_and_writes_nothing(
+        run_cli: RunCli, tiny_model: Path, tmp_path: Path, inputs: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import av
+
+    real_open = av.open
+
+    def interrupted_open(file: object, mode: str = "r", **options: object) -> object:
+        if mode == "w":  # the moment the mp4 encoder opens its file
+            raise KeyboardInterrupt
+        return real_open(file, mode, **options)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(av, "open", interrupted_open)
+    result = run_cli(str(tiny_model), "--image-seeds", str(inputs["gif"]), *FAST, "--output-configs",
+                     "-o", str(tmp_path / "out"))
+    assert result.code == 130, result.err
+    assert result.err.strip().splitlines()[-1] == "dgenerate: interrupted"
+    assert list((tmp_path / "out").iterdir()) == [], "no config of an animation that was never made"

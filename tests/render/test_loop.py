@@ -99,7 +99,7 @@ def test_batch_loads_each_model_once_and_reports_the_failing_line(
     result = run_cli(stdin=text)
     assert result.code == 1
     assert result.err.strip().splitlines()[-1].startswith("dgenerate: error: line 7: model_path")
-    assert loads == [str(tiny_model), f"{tmp_path}/missing-model"], "the model of lines 1-3 loads once"
+    assert loads == [str(tiny_model)], "the model of lines 1-3 loads once; line 7's is not found when it resolves"
     assert [len(_pngs(tmp_path / d)) for d in ("one", "two", "three")] == [1, 1, 1]
     assert not (tmp_path / "four").exists()
 
@@ -107,7 +107,7 @@ def test_batch_loads_each_model_once_and_reports_the_failing_line(
 def test_batch_argument_error_stops_before_any_work(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
     result = run_cli(stdin=f"{tiny_model} --seeds 1 -o {tmp_path}/a {' '.join(FAST)}\n{tiny_model} --seeds x\n")
     assert result.code == 2
-    assert result.err.strip() == "dgenerate: error: line 2: --seeds 'x': each value must be a whole number"
+    assert result.err.strip() == "dgenerate: error: line 2: --seeds 'x' is not a whole number"
     assert not (tmp_path / "a").exists()
 
 
@@ -174,8 +174,18 @@ def test_safety_checker_flag_without_a_checker_in_the_model_changes_nothing(
     assert "--safety-checker" in on.with_suffix(".dgen").read_text()
 
 
-def test_dry_run_lists_the_grid_without_loading_anything(run_cli: RunCli, tmp_path: Path) -> None:
-    result = run_cli(str(tmp_path / "no-model-here"), "--prompts", "a", "b", "--seeds", "1", "2", "--dry-run")
-    assert result.code == 0
-    lines = result.out.strip().splitlines()
-    assert lines[0].startswith("4 images") and lines[1].startswith("s_1_g_5_i_30_step_1 'a'")
+def test_the_library_prints_nothing_unless_asked(tiny_model: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import dgenerate.render.loop
+    import dgenerate.resolve
+
+    assert all(callable(function) for function in (dgenerate.plan, dgenerate.resolve, dgenerate.render))
+
+    request = dgenerate.RenderRequest(model=dgenerate.ModelSpec(str(tiny_model), device="cpu"), seeds=(1, 2),
+                                      inference_steps=(2,), output=dgenerate.OutputSpec(str(tmp_path)))
+    capsys.readouterr()
+    written = dgenerate.render(request)
+    assert capsys.readouterr() == ("", ""), "no progress bar and no 'wrote ...' lines from a library call"
+    assert [path.name for path in written] == ["s_1_g_5_i_2_step_1.png", "s_2_g_5_i_2_step_2.png"]
+    dgenerate.render(request, progress=True)
+    assert "wrote " in capsys.readouterr().err

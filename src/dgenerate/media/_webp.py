@@ -104,7 +104,7 @@ def read_animated_webp(file: BinaryIO, canvas_size: tuple[int, int]) -> Iterator
         if dispose is not None:
             canvas.paste((0, 0, 0, 0), dispose)
         x, y = 2 * int.from_bytes(payload[0:3], "little"), 2 * int.from_bytes(payload[3:6], "little")
-        tile = _decode_frame(payload, canvas_size)
+        tile = _decode_frame(payload)
         if payload[15] & _NO_BLEND or tile.mode != "RGBA":
             canvas.paste(tile.convert("RGBA"), (x, y))
         else:
@@ -127,7 +127,7 @@ def _anmf_payloads(file: BinaryIO) -> Iterator[bytes]:
             file.seek(size + (size & 1), 1)
 
 
-def _decode_frame(payload: bytes, canvas_size: tuple[int, int]) -> Image.Image:
+def _decode_frame(payload: bytes) -> Image.Image:
     """One ANMF frame's bitstream chunks wrapped as a still WebP file and decoded by Pillow."""
     from PIL import Image
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from dgenerate.errors import MediaError
+from dgenerate.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,13 @@ def resolve_slice(path: Path, frame_count: int, start: int | None, end: int | No
     first = 0 if start is None else start
     last = frame_count - 1 if end is None else min(end, frame_count - 1)
     if first < 0:
-        raise MediaError(f"--frame-start {first} is negative; frames are numbered from 0")
+        raise UsageError(f"--frame-start {first} is negative; frames are numbered from 0")
     if end is not None and end < 0:
-        raise MediaError(f"--frame-end {end} is negative; frames are numbered from 0")
+        raise UsageError(f"--frame-end {end} is negative; frames are numbered from 0")
     if end is not None and first > end:
-        raise MediaError(f"--frame-start {first} is after --frame-end {end}; the range is inclusive, use start <= end")
+        raise UsageError(f"--frame-start {first} is after --frame-end {end}; the range is inclusive, use start <= end")
     if first >= frame_count:
-        raise MediaError(
+        raise UsageError(
             f"--frame-start {first} is past the end of '{path}', which has {frame_count} frames "
             f"(0 to {frame_count - 1}); use a value below {frame_count}"
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,89 +27,46 @@ def quiet_libraries() -> None:
         transformers.utils.logging.set_verbosity_error()
 
 
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return device
-    if device == "cuda" or device.startswith("cuda:"):
-        index = device.partition(":")[2]
-        if index and not index.isdigit():
-            raise UsageError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N")
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu")
-        if index and int(index) >= torch.cuda.device_count():
-            raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
-        return device
-    if device == "mps" and torch.backends.mps.is_available():
-        return device
-    raise UsageError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N")
-
-
-def resolve_dtype(dtype: str) -> str:
-    """'auto' is float32, what diffusers loads when no precision is asked for."""
-    return "float32" if dtype == "auto" else dtype
-
-
-def resolved(spec: ModelSpec) -> ModelSpec:
-    return replace(spec, device=resolve_device(spec.device), dtype=resolve_dtype(spec.dtype))
-
-
 @dataclass
 class LoadedModel:
-    """A loaded pipeline; `folder` is its diffusers folder (for a single-file model, the configuration used)."""
+    """A loaded pipeline on its device, and its SDXL refiner when the spec names one."""
 
     spec: ModelSpec
     pipeline: Any
-    folder: Path
     refiner: Any = None
 
-    @property
-    def size_multiple(self) -> int:
-        return int(self.pipeline.vae_scale_factor)
 
-    @property
-    def default_size(self) -> tuple[int, int]:
-        sample = self.pipeline.unet.config.sample_size
-        side = int(sample if isinstance(sample, int) else sample[0]) * self.size_multiple
-        return side, side
-
-
-def _pipeline_class(model_type: str) -> Any:
+def pipeline_class(model_type: str) -> Any:
     import diffusers
 
     return diffusers.StableDiffusionXLPipeline if model_type == "torch-sdxl" else diffusers.StableDiffusionPipeline
 
 
 def load(spec: ModelSpec) -> LoadedModel:
-    """Load the pipeline a (resolved) spec names, with its VAE, LoRA and refiner; never runs code from its files."""
+    """Load the pipeline a resolved spec (resolve.resolve_spec) names, with its VAE, LoRA and refiner; never runs
+    code from its files."""
     from dgenerate.models.lora import apply_lora
     from dgenerate.models.vae import load_vae
 
     quiet_libraries()
-    check_dtype_runs(spec)
-    if spec.refiner is not None and spec.model_type != "torch-sdxl":
-        raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: add --model-type torch-sdxl")
     parts: dict[str, Any] = {}
     if spec.vae is not None:
         parts["vae"] = load_vae(spec.vae, spec)
-    pipeline, folder = _load_pipeline(spec, parts)
+    pipeline = _load_pipeline(spec, parts)
     if spec.lora is not None:
         apply_lora(pipeline, spec.lora, spec)
     refiner = _load_refiner(spec, pipeline) if spec.refiner is not None else None
     for each in (pipeline, refiner):
         if each is not None:
             _to_device(each, spec)
-    return LoadedModel(spec, pipeline, folder, refiner)
+    return LoadedModel(spec, pipeline, refiner)
 
 
-def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, Path]:
+def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> Any:
     from dgenerate.models.paths import hub_folder, local_folder
     from dgenerate.models.single_file import is_single_file, load_pipeline
 
-    cls = _pipeline_class(spec.model_type)
+    cls = pipeline_class(spec.model_type)
     kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec.dtype), **parts}
     if not spec.safety_checker and spec.model_type != "torch-sdxl":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -119,7 +76,7 @@ def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, Path]:
     folder = local_folder(spec) or hub_folder(spec, cls)
     pipeline = _from_folder(cls, folder, "model_path", spec.path, spec.variant, kwargs)
     _check_model_type(spec, pipeline)
-    return pipeline, folder
+    return pipeline
 
 
 def _check_model_type(spec: ModelSpec, pipeline: Any) -> None:
@@ -149,7 +106,8 @@ def _from_folder(cls: Any, folder: Path, option: str, path: str, variant: str | 
 def _torch_dtype(dtype: str) -> Any:
     import torch
 
-    return getattr(torch, resolve_dtype(dtype))
+    assert dtype in ("float16", "float32"), f"a resolved spec has an explicit dtype, not {dtype!r}"
+    return getattr(torch, dtype)
 
 
 def _load_refiner(spec: ModelSpec, base: Any) -> Any:
@@ -167,7 +125,7 @@ def _load_refiner(spec: ModelSpec, base: Any) -> Any:
     if is_single_file(refiner.path):
         path = Path(refiner.path).expanduser()
         kwargs.update(_shared_with_base(base, _single_file_config(path), dtype, spec.dtype))
-        return load_pipeline(cls, path, "--sdxl-refiner", spec.model_type, **kwargs)[0]
+        return load_pipeline(cls, path, "--sdxl-refiner", spec.model_type, **kwargs)
     as_model = _as_model(spec)
     folder = local_folder(as_model) or hub_folder(as_model, cls)
     kwargs.update(_shared_with_base(base, folder, dtype, spec.dtype))
@@ -193,7 +151,7 @@ def _shared_with_base(base: Any, refiner_config: Path, refiner_dtype: str, base_
 
     The public SDXL refiner's VAE and text_encoder_2 are the base's; sharing them saves a second load and memory.
     """
-    if resolve_dtype(refiner_dtype) != resolve_dtype(base_dtype):
+    if refiner_dtype != base_dtype:
         return {}
     shared = {}
     for name in ("vae", "text_encoder_2"):
@@ -234,7 +192,7 @@ def check_dtype_runs(spec: ModelSpec) -> None:
 
     torch 2.x CPUs do run float16 (slowly; the tiny test model gives the same kind of image), so it is allowed.
     """
-    if resolve_dtype(spec.dtype) != "float16" or not str(spec.device).startswith("cpu"):
+    if spec.dtype != "float16" or not str(spec.device).startswith("cpu"):
         return
     import torch
 

@@ -145,8 +145,8 @@ def tokenizers(config: Path) -> dict[str, Any]:
     return built
 
 
-def load_pipeline(cls: Any, path: Path, option: str, model_type: str, **kwargs: Any) -> tuple[Any, Path]:
-    """A pipeline of class `cls` from one checkpoint file; returns it and the configuration folder used."""
+def load_pipeline(cls: Any, path: Path, option: str, model_type: str, **kwargs: Any) -> Any:
+    """A pipeline of class `cls` from one checkpoint file, configured from its bundled (or '<stem>.config') folder."""
     if not path.is_file():
         raise ModelNotFoundError(f"{option} {str(path)!r}: no such file; check the path")
     check_loadable(path, option)
@@ -159,4 +159,4 @@ def load_pipeline(cls: Any, path: Path, option: str, model_type: str, **kwargs: 
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
         raise ModelError(f"{option} {str(path)!r} could not be loaded as {ARCHITECTURE_NAMES[architecture]} "
                          f"({first_line(error)})") from error
-    return pipeline, config
+    return pipeline

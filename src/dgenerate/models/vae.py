@@ -1,38 +1,57 @@
 """--vae: an AutoencoderKL, AsymmetricAutoencoderKL or AutoencoderTiny from a folder, the hub cache or one file.
 
-A single file (AutoencoderKL only) is converted with the SD VAE configuration bundled in models/configs, so loading
-it never asks the hub for a configuration; a pickled file (.ckpt/.pt/.bin/.pth) is read weights-only.
+A single file is either in the diffusers layout (as `vae/diffusion_pytorch_model.safetensors` of a repository, with
+its config.json beside it) or in the original Stable Diffusion layout (AutoencoderKL only, converted with the SD VAE
+configuration bundled in models/configs); the layout is told from the weight names, and loading never asks the hub
+for a configuration. A pickled file (.ckpt/.pt/.bin/.pth) is read weights-only.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError, UsageError
-from dgenerate.jobs import ModelSpec, VaeSpec
+from dgenerate.jobs import VAE_CLASSES, ModelSpec, VaeSpec
 from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line, hub_snapshot, looks_like_path
-from dgenerate.models.single_file import bundled_config, check_loadable
-
-VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
+from dgenerate.models.single_file import bundled_config, weight_names
 
 
-def vae_dtype(vae: VaeSpec, model: ModelSpec) -> str:
-    """--vae-dtype, defaulting to the main model's --dtype; 'auto' is float32 as for the model."""
-    dtype = vae.dtype or model.dtype
-    return "float32" if dtype == "auto" else dtype
+def _option(vae: VaeSpec) -> str:
+    return f"--vae {vae.class_name};{vae.path}"
+
+
+def config_folder(vae: VaeSpec, model_type: str) -> Path | None:
+    """The folder of the config.json a --vae on disk loads with; None for a hub slug (its own folder decides).
+
+    A single file takes the config.json beside it (a file from a diffusers folder, `vae/diffusion_pytorch_model.*`),
+    else the one in a folder '<file stem>.config' next to it, else the bundled SD (or SDXL) VAE configuration.
+    """
+    if not looks_like_path(vae.path):
+        return None
+    path = Path(vae.path).expanduser()
+    if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+        return path / vae.subfolder if vae.subfolder else path
+    for folder in (path.parent, path.with_name(path.stem + ".config")):
+        if (folder / "config.json").is_file():
+            return folder
+    # SD 1.x/2.x and SDXL VAEs share one architecture; only the latent scaling factor differs with the model.
+    return bundled_config("sdxl-base" if model_type == "torch-sdxl" else "sd1") / "vae"
 
 
 def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
-    """The VAE that --vae names, in its dtype, on the CPU (the pipeline moves it with everything else)."""
+    """The VAE that --vae names, in its resolved dtype, on the CPU (the pipeline moves it with everything else)."""
     import diffusers
     import torch
 
+    assert vae.dtype is not None, "a resolved spec names the VAE's dtype"
     if vae.class_name not in VAE_CLASSES:
         raise UsageError(f"--vae {vae.class_name!r} is not a VAE class; use one of: {', '.join(VAE_CLASSES)}")
     cls = getattr(diffusers, vae.class_name)
-    dtype = getattr(torch, vae_dtype(vae, model))
+    dtype = getattr(torch, vae.dtype)
     variant = vae.variant or model.variant
     path = Path(vae.path).expanduser()
     try:
@@ -41,7 +60,7 @@ def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
         folder = _folder(vae, path, model.auth_token)
         return _from_folder(cls, folder, dtype, variant, explicit_variant=vae.variant is not None)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
-        raise ModelError(f"--vae {vae.class_name};{vae.path} could not be loaded: {first_line(error)}") from error
+        raise ModelError(f"{_option(vae)} could not be loaded: {first_line(error)}") from error
 
 
 def _folder(vae: VaeSpec, path: Path, token: str | None) -> Path:
@@ -72,18 +91,58 @@ def _from_folder(cls: Any, folder: Path, dtype: Any, variant: str | None, explic
 
 
 def _from_file(cls: Any, vae: VaeSpec, path: Path, dtype: Any, model_type: str) -> Any:
-    if cls.__name__ != "AutoencoderKL":
-        raise UsageError(f"--vae {vae.class_name};{vae.path}: only AutoencoderKL loads from a single file; "
-                         "use a diffusers folder or repository for this class")
+    """One file in the diffusers layout (any class, with its config.json) or the original SD layout (AutoencoderKL)."""
     if not path.is_file():
-        raise ModelNotFoundError(f"--vae {vae.class_name};{vae.path}: no such file; check the path")
-    check_loadable(path, f"--vae {vae.class_name};{vae.path}")
-    # SD 1.x/2.x and SDXL VAEs share one architecture; only the latent scaling factor differs with the model.
-    config = _config_beside(path) or bundled_config("sdxl-base" if model_type == "torch-sdxl" else "sd1") / "vae"
-    return cls.from_single_file(os.fspath(path), config=os.fspath(config), dtype=dtype, local_files_only=True)
+        raise ModelNotFoundError(f"{_option(vae)}: no such file; check the path")
+    names = weight_names(path, _option(vae))
+    config = config_folder(vae, model_type)
+    assert config is not None
+    expected = _expected_names(cls, config)
+    if len(names & expected) * 2 >= len(expected):
+        return _diffusers_file(cls, path, config, dtype)
+    if not any(name.startswith(_ORIGINAL_PREFIXES) for name in names):
+        sample = ", ".join(sorted(names)[:3]) or "none"
+        raise ModelError(f"{_option(vae)}: the file holds no {cls.__name__} weights in the diffusers layout of "
+                         f"{config / 'config.json'} nor in the original Stable Diffusion layout (its weights: "
+                         f"{sample}...); check that it is a VAE and that its config.json describes it")
+    if cls.__name__ != "AutoencoderKL":
+        raise UsageError(f"{_option(vae)}: only AutoencoderKL loads from a file in the original layout; use a "
+                         "diffusers folder or repository for this class")
+    try:
+        return cls.from_single_file(os.fspath(path), config=os.fspath(config), dtype=dtype, local_files_only=True)
+    except (ValueError, RuntimeError) as error:
+        raise ModelError(f"{_option(vae)}: its weights do not fit {config / 'config.json'} ({_mismatch(error)}); "
+                         f"put the VAE's own config.json in a folder '{path.stem}.config' next to the file") from error
 
 
-def _config_beside(path: Path) -> Path | None:
-    """A folder '<file stem>.config' next to the file, holding the VAE's config.json, overrides the bundled one."""
-    folder = path.with_name(path.stem + ".config")
-    return folder if (folder / "config.json").is_file() else None
+# Weight names of the original (CompVis) VAE layout, alone or inside a whole checkpoint.
+_ORIGINAL_PREFIXES = ("encoder.down.", "decoder.up.", "encoder.mid.", "first_stage_model.")
+_MISMATCH = re.compile(r"because (\S+) expected shape torch\.Size\((\[.*?\])\), but got torch\.Size\((\[.*?\])\)")
+
+
+def _mismatch(error: BaseException) -> str:
+    found = _MISMATCH.search(str(error))
+    if found is None:
+        return first_line(error)
+    name, wanted, got = found.groups()
+    return f"{name} is {got} in the file, {wanted} in the configuration"
+
+
+def _expected_names(cls: Any, config: Path) -> set[str]:
+    """The weight names a model of `cls` built from `config` has, found without allocating its weights."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        model = cls.from_config(cls.load_config(os.fspath(config)))
+    return set(model.state_dict())
+
+
+def _diffusers_file(cls: Any, path: Path, config: Path, dtype: Any) -> Any:
+    """A file in the diffusers layout, loaded by diffusers itself from a folder of its config and a link to it."""
+    import tempfile
+
+    weights = "diffusion_pytorch_model" + (".safetensors" if path.suffix.lower() == ".safetensors" else ".bin")
+    with tempfile.TemporaryDirectory(prefix="dgenerate-vae-") as folder:
+        shutil.copy(config / "config.json", Path(folder) / "config.json")
+        (Path(folder) / weights).symlink_to(path.resolve())
+        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)

@@ -23,14 +23,16 @@ class Progress:
 
     bar: Any
     images: int
+    enabled: bool
     done: int = 0
 
     @classmethod
     def start(cls, total_steps: int, images: int, enabled: bool) -> Progress:
+        """With `enabled` False nothing is printed at all: a library call is silent unless asked."""
         from tqdm import tqdm
 
         return cls(tqdm(total=total_steps, unit="step", desc=f"0/{images} images", disable=not enabled,
-                        file=sys.stderr, dynamic_ncols=True, leave=False), images)
+                        file=sys.stderr, dynamic_ncols=True, leave=False), images, enabled)
 
     def on_step_end(self, _pipeline: Any, _step: int, _timestep: Any, _outputs: dict[str, Any]) -> dict[str, Any]:
         """diffusers' callback_on_step_end: count the step, change nothing."""
@@ -48,7 +50,8 @@ class Progress:
     def image_done(self, path: Path) -> None:
         self.done += 1
         self.bar.set_description(f"{self.done}/{self.images} images")
-        self.bar.write(f"wrote {path}", file=sys.stderr)
+        if self.enabled:
+            self.bar.write(f"wrote {path}", file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
@@ -66,21 +69,22 @@ def call_slots(group: list[Job]) -> list[Job]:
     return slots
 
 
-def call_pipeline(model: LoadedModel, pipeline: Any, group: list[Job], progress: Progress, output_type: str = "pil",
-                  **inputs: Any) -> Any:
+def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_type: str = "pil", **inputs: Any) -> Any:
     """Run `pipeline` (the model's own, its refiner, or one built from its components) once for `group`.
 
-    The call gets a fresh scheduler and fresh CPU generators, one per image seeded with its seed, and the CPU thread
-    count the jobs record; the pipeline's scheduler and the thread count are put back afterwards.
+    The call gets a fresh scheduler of the jobs' scheduler class, built from this pipeline's own scheduler
+    configuration, fresh CPU generators, one per image seeded with its seed, and the CPU thread count the jobs record;
+    the pipeline's scheduler and the thread count are put back afterwards.
     """
     import torch
 
     first = group[0]
+    assert first.scheduler is not None, "resolved jobs name their scheduler"
     seeds = [job.seed for job in group]
     threads, original_scheduler = torch.get_num_threads(), pipeline.scheduler
     if first.cpu_threads is not None:
         torch.set_num_threads(first.cpu_threads)
-    pipeline.scheduler = fresh_scheduler(original_scheduler, first.scheduler, seeds)
+    pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
     try:
         result = pipeline(
             prompt=[job.prompt for job in group],
@@ -114,12 +118,8 @@ def write_image(job: Job, image: Any, model: LoadedModel, stem: str | None = Non
     if job.output.configs or job.output.metadata:
         config = config_text(job, environment(model))
         if job.output.metadata:
-            chunks = {CONFIG_CHUNK: config, A1111_CHUNK: a1111_parameters(job, _scheduler_name(model, job))}
+            chunks = {CONFIG_CHUNK: config, A1111_CHUNK: a1111_parameters(job)}
     files[".png"] = encode_png(image, chunks)
     if job.output.configs:
         files[".dgen"] = config.encode()
     return write_new(Path(job.output.path), stem or image_stem(job), files)
-
-
-def _scheduler_name(model: LoadedModel, job: Job) -> str:
-    return job.scheduler or type(model.pipeline.scheduler).__name__

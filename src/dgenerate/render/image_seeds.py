@@ -11,12 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from dgenerate.errors import UsageError
-from dgenerate.jobs import ImageSeedSpec, Job
+from dgenerate.jobs import Job
 from dgenerate.models.loader import LoadedModel
 from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.render.calls import Progress, call_pipeline, write_image
-from dgenerate.render.sdxl import DEFAULT_HIGH_NOISE_FRACTION, micro_conditioning
+from dgenerate.render.sdxl import high_noise_fraction, micro_conditioning
+from dgenerate.resolve import denoising_steps
 
 _DERIVED: dict[tuple[int, str], tuple[Any, Any]] = {}
 
@@ -40,29 +40,12 @@ def _local(path: str, downloads: Path) -> Path:
     return fetch(path, downloads) if is_url(path) else Path(path)
 
 
-def _requested_size(job: Job) -> tuple[int, int | None] | None:
-    """Per-seed size first; else --output-size, whose width is kept and height follows the seed's aspect ratio."""
-    assert job.image_seed is not None
-    if job.image_seed.size is not None:
-        return job.image_seed.size
-    return (job.width, None) if job.width is not None else None
-
-
-def _denoising_steps(job: Job) -> int:
-    assert job.strength is not None
-    steps = int(job.inference_steps * job.strength)
-    if steps < 1:
-        raise UsageError(f"--image-seed-strengths {job.strength:g} with --inference-steps {job.inference_steps} "
-                         "leaves no denoising step; raise the strength or the steps")
-    return steps
-
-
 def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progress: Progress) -> Any:
     from dgenerate.media import resize_image
 
     assert job.width is not None and job.height is not None and job.strength is not None
     size = (job.width, job.height)
-    progress.add_steps(_denoising_steps(job))
+    progress.add_steps(denoising_steps(job))
     kind = "img2img" if mask is None else "inpaint"
     inputs: dict[str, Any] = {"image": resize_image(image, size)}
     if mask is not None:
@@ -71,7 +54,7 @@ def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progres
     if model.spec.model_type == "torch-sdxl":
         inputs.update(micro_conditioning(job))
     if model.refiner is None:
-        generated = call_pipeline(model, derived_pipeline(model.pipeline, kind), [job], progress,
+        generated = call_pipeline(derived_pipeline(model.pipeline, kind), [job], progress,
                                   strength=job.strength, **inputs)[0]
     else:
         generated = _refined(model, kind, job, progress, inputs)
@@ -80,11 +63,11 @@ def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progres
 
 def _refined(model: LoadedModel, kind: str, job: Job, progress: Progress, inputs: dict[str, Any]) -> Any:
     """SDXL with a refiner: the base denoises the high noise fraction to latents, the refiner finishes them."""
-    fraction = DEFAULT_HIGH_NOISE_FRACTION if job.high_noise_fraction is None else job.high_noise_fraction
-    latents = call_pipeline(model, derived_pipeline(model.pipeline, kind), [job], progress, output_type="latent",
+    fraction = high_noise_fraction(job)
+    latents = call_pipeline(derived_pipeline(model.pipeline, kind), [job], progress, output_type="latent",
                             strength=job.strength, denoising_end=fraction, **inputs)
     inputs = {**inputs, "image": latents}
-    return call_pipeline(model, derived_pipeline(model.refiner, kind), [job], progress, strength=job.strength,
+    return call_pipeline(derived_pipeline(model.refiner, kind), [job], progress, strength=job.strength,
                          denoising_start=fraction, **inputs)[0]
 
 
@@ -99,18 +82,14 @@ def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
 
 
 def render_seeded(model: LoadedModel, job: Job, progress: Progress, downloads: Path) -> list[Path]:
-    """Generate one image seed job: a still image, or an animation plus an image for every frame."""
-    from dgenerate.media import fit_size, open_seed
+    """Generate one resolved image seed job: a still image, or an animation plus an image for every frame."""
+    from dgenerate.media import open_seed
 
     seed = job.image_seed
     assert seed is not None
     mask = _local(seed.mask, downloads) if seed.mask else None
     with open_seed(_local(seed.image, downloads), mask, job.frame_start, job.frame_end) as source:
-        info = source.info
-        width, height = fit_size(info.width, info.height, _requested_size(job), model.size_multiple)
-        job = replace(job, width=width, height=height, image_seed=ImageSeedSpec(seed.image, seed.mask,
-                                                                                (width, height)))
-        if not info.animated:
+        if not source.info.animated:
             image, mask_image = next(source)
             path = write_image(job, _generate_frame(model, job, image, mask_image, progress), model)
             progress.image_done(path)
@@ -138,8 +117,6 @@ def _render_animation(model: LoadedModel, job: Job, source: Any, progress: Progr
     stem = _animation_stem(job)
     path = folder / f"{stem}.{job.output.animation_format}"
     written: list[Path] = []
-    if job.output.configs:
-        write_new(folder, stem, {".dgen": config_text(job, environment(model)).encode()})
     first = job.frame_start or 0
     progress.add_images((source.info.frame_count or 1) - 1)
     assert job.width is not None and job.height is not None
@@ -151,4 +128,6 @@ def _render_animation(model: LoadedModel, job: Job, source: Any, progress: Progr
             written.append(write_image(frame_job, frame, model, frame_stem(stem, first + offset)))
             writer.write(frame)
             progress.image_done(written[-1])
+    if job.output.configs:  # only a finished animation is what its config makes (an interrupted one has none)
+        write_new(folder, stem, {".dgen": config_text(job, environment(model)).encode()})
     return [path, *written]

@@ -117,7 +117,7 @@ def _tokenizer_config(pad_token: str) -> dict[str, Any]:
             "unk_token": "<|endoftext|>", "pad_token": pad_token, "do_lower_case": True, "model_max_length": 77}
 
 
-def write_architecture(name: str, spec: dict[str, Any], folder: Path) -> None:
+def write_architecture(spec: dict[str, Any], folder: Path) -> None:
     import diffusers
 
     index: dict[str, Any] = {"_class_name": spec["pipeline"], "_diffusers_version": diffusers.__version__,
@@ -144,7 +144,7 @@ def write_architecture(name: str, spec: dict[str, Any], folder: Path) -> None:
 
 def main() -> None:
     for name, spec in ARCHITECTURES.items():
-        write_architecture(name, spec, HERE / name)
+        write_architecture(spec, HERE / name)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,94 @@
+"""--dry-run: the resolved jobs of a request, as the files a real run would write, their sizes, ids and settings.
+
+Resolution reads model configurations and image headers and loads no weights; the device is resolved as a real run
+would resolve it (cuda when available, else cpu), so what is printed is what a run on this machine writes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from dgenerate.jobs import Job
+from dgenerate.media.info import MediaInfo
+from dgenerate.naming import frame_stem, image_stem, numbered
+from dgenerate.plan import RenderRequest, describe_grid, plan
+from dgenerate.reproduce import job_arguments
+from dgenerate.resolve import Resolver
+
+
+class _Names:
+    """The never-overwrite naming rule of render/outputs.py, applied without writing: existing files and the names
+    taken earlier in this dry run are skipped."""
+
+    def __init__(self) -> None:
+        self.taken: set[Path] = set()
+
+    def claim(self, folder: Path, stem: str, suffixes: tuple[str, ...]) -> str:
+        attempt = 1
+        while any(self._used(folder / (numbered(stem, attempt) + suffix)) for suffix in suffixes):
+            attempt += 1
+        name = numbered(stem, attempt)
+        self.taken.update(folder / (name + suffix) for suffix in suffixes)
+        return name
+
+    def _used(self, path: Path) -> bool:
+        return path in self.taken or path.exists()
+
+
+def dry_run_lines(request: RenderRequest) -> Iterator[str]:
+    """A line for every image or animation a run of `request` would write (with its config when --output-configs
+    asks for one), each followed by the command that makes it alone."""
+    names = _Names()
+    yield describe_grid(request)
+    with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as downloads:
+        resolver = Resolver(Path(downloads))
+        for job in resolver.resolve(plan(request)):
+            head = f"{job.width}x{job.height} job {job.job_id}"
+            if job.image_seed is not None and resolver.media_info(job).animated:
+                yield _animation_line(job, resolver.media_info(job), names, head)
+            else:
+                folder = Path(job.output.path)
+                stem = names.claim(folder, image_stem(job), _suffixes(job, ".png"))
+                yield _files(folder / stem, job, ".png", head)
+            yield "    " + _command(job)
+
+
+def _suffixes(job: Job, main: str) -> tuple[str, ...]:
+    return (main, ".dgen") if job.output.configs else (main,)
+
+
+def _files(stem: Path, job: Job, main: str, head: str) -> str:
+    return f"{stem}{main} {head}" + (f", config {stem}.dgen" if job.output.configs else "")
+
+
+def _animation_line(job: Job, info: MediaInfo, names: _Names, head: str) -> str:
+    """The animation, and the range of frame images written with it (each with its config when asked)."""
+    folder, fmt = Path(job.output.path), job.output.animation_format
+    stem = names.claim(folder, image_stem(job), (f".{fmt}", ".dgen"))
+    first = job.frame_start or 0
+    frames = range(first, first + (info.frame_count or 1))
+    for frame in frames:
+        names.claim(folder, frame_stem(stem, frame), _suffixes(job, ".png"))
+    if info.frame_count is None:  # an input that does not say its length
+        count, last = "all", f"{folder / frame_stem(stem, first)}.png and on to the last frame"
+    else:
+        count, last = str(info.frame_count), f"{folder / frame_stem(stem, frames[-1])}.png"
+    return (f"{_files(folder / stem, job, '.' + fmt, head)}, animation of {count} frames, written also as "
+            f"{folder / frame_stem(stem, first)}.png ... {last}")
+
+
+def _command(job: Job) -> str:
+    words = ["dgenerate", job.model.path]
+    for flag, value in job_arguments(job):
+        words += [flag] if value is None else [flag, value]
+    words += ["--output-path", job.output.path] + (["--output-prefix", job.output.prefix] if job.output.prefix else [])
+    return shlex.join(words)
+
+
+def print_dry_run(request: RenderRequest) -> None:
+    for line in dry_run_lines(request):
+        print(line, file=sys.stdout)

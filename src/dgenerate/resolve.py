@@ -1,0 +1,259 @@
+"""Resolution: planned Jobs become fully resolved Jobs, the only kind render, configs and metadata see.
+
+A resolved Job leaves nothing open: the model spec names its device and every dtype, local paths are absolute, the
+size is explicit (for an image seed, read from the image header and recorded in the seed's `;WxH`), the scheduler is
+named, the SDXL high noise fraction and micro-conditioning sizes are set where they are used, the CPU thread count is
+recorded on the CPU, and the batch shape and slot come from the plan. Resolving reads model configurations and image
+headers, never weights; it imports torch only to see the devices and the default thread count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dgenerate.errors import ModelError, UsageError
+from dgenerate.jobs import Job, ModelSpec
+from dgenerate.media.info import MediaInfo
+
+AUTO_DTYPE = "float32"  # what --dtype auto means: diffusers' own default precision
+DEFAULT_HIGH_NOISE_FRACTION = 0.8  # diffusers' documented split between the SDXL base and refiner
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What resolution needs to know about a model, read from its configuration files."""
+
+    size_multiple: int
+    default_size: tuple[int, int]
+    scheduler: str
+    scheduler_config: dict[str, Any]
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        index = device.partition(":")[2]
+        if index and not index.isdigit():
+            raise UsageError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N")
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu")
+        if index and int(index) >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return device
+    if device == "mps" and torch.backends.mps.is_available():
+        return device
+    raise UsageError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N")
+
+
+def resolve_dtype(dtype: str) -> str:
+    return AUTO_DTYPE if dtype == "auto" else dtype
+
+
+def resolve_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec with its device and every dtype explicit and local paths absolute: the model cache's key."""
+    from dgenerate.models.loader import check_dtype_runs
+
+    if spec.refiner is not None and spec.model_type != "torch-sdxl":
+        raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: add --model-type torch-sdxl")
+    dtype = resolve_dtype(spec.dtype)
+    vae = spec.vae and replace(spec.vae, path=_absolute(spec.vae.path), dtype=resolve_dtype(spec.vae.dtype or dtype))
+    lora = spec.lora and replace(spec.lora, path=_absolute(spec.lora.path))
+    refiner = spec.refiner and replace(spec.refiner, path=_absolute(spec.refiner.path),
+                                       dtype=resolve_dtype(spec.refiner.dtype or dtype))
+    resolved = replace(spec, path=_absolute(spec.path), device=resolve_device(spec.device), dtype=dtype, vae=vae,
+                       lora=lora, refiner=refiner)
+    check_dtype_runs(resolved)
+    return resolved
+
+
+def _absolute(path: str) -> str:
+    """A path on disk made absolute, so a config finds it from any folder; hub slugs and builtin: stay."""
+    from dgenerate.models.paths import BUILTIN_PREFIX, looks_like_path
+
+    if path.startswith(BUILTIN_PREFIX) or not looks_like_path(path):
+        return path
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def model_facts(spec: ModelSpec) -> ModelFacts:
+    """Size multiple, native size and scheduler of a (resolved) model, from its configuration files."""
+    folder = _config_folder(spec)
+    unet = _read_json(folder / "unet" / "config.json", spec.path)
+    vae = _read_json(_vae_config(spec, folder), spec.path)
+    multiple = 2 ** (len(vae.get("block_out_channels", (0, 0, 0, 0))) - 1)
+    sample = unet.get("sample_size", 64)
+    side = int(sample if isinstance(sample, int) else sample[0]) * multiple
+    scheduler_config = _read_json(folder / "scheduler" / "scheduler_config.json", spec.path)
+    scheduler = scheduler_config.get("_class_name")
+    if not isinstance(scheduler, str):
+        raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
+    return ModelFacts(multiple, (side, side), scheduler, scheduler_config)
+
+
+def _config_folder(spec: ModelSpec) -> Path:
+    from dgenerate.models.paths import hub_folder, local_folder
+    from dgenerate.models.single_file import config_for, is_single_file
+
+    if is_single_file(spec.path):
+        return config_for(Path(spec.path), "model_path")[0]
+    folder = local_folder(spec)
+    if folder is not None:
+        return folder
+    from dgenerate.models.loader import pipeline_class
+
+    return hub_folder(spec, pipeline_class(spec.model_type))
+
+
+def _vae_config(spec: ModelSpec, model_folder: Path) -> Path:
+    """The config.json of the VAE the pipeline will use; a hub --vae is taken to share the model's layout."""
+    from dgenerate.models.vae import config_folder
+
+    folder = config_folder(spec.vae, spec.model_type) if spec.vae is not None else None
+    return (folder or model_folder / "vae") / "config.json"
+
+
+def _read_json(path: Path, model: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise ModelError(f"model {model!r}: {path} is missing; the model folder is incomplete") from error
+    except (OSError, ValueError) as error:
+        raise ModelError(f"model {model!r}: cannot read {path} ({error})") from error
+    if not isinstance(data, dict):
+        raise ModelError(f"model {model!r}: {path} is not a JSON object")
+    return data
+
+
+class Resolver:
+    """Resolves Jobs, reading each model's configuration and each image seed's header once."""
+
+    def __init__(self, downloads: Path) -> None:
+        self.downloads = downloads
+        self._specs: dict[ModelSpec, ModelSpec] = {}
+        self._facts: dict[ModelSpec, ModelFacts] = {}
+        self._media: dict[tuple[str, str | None, int | None, int | None], MediaInfo] = {}
+        self._schedules: set[tuple[ModelSpec, str, int]] = set()
+
+    def resolve(self, jobs: Sequence[Job]) -> tuple[Job, ...]:
+        return tuple(self.job(job) for job in jobs)
+
+    def job(self, job: Job) -> Job:
+        spec = self.spec(job.model)
+        facts = self.facts(spec)
+        job = replace(job, model=spec, scheduler=job.scheduler or facts.scheduler,
+                      cpu_threads=_cpu_threads(job, spec), high_noise_fraction=_fraction(job, spec))
+        self._check_schedule(job, facts)
+        width, height = self._size(job, facts)
+        job = replace(job, width=width, height=height)
+        if job.image_seed is not None:
+            job = replace(job, image_seed=replace(job.image_seed, size=(width, height)))
+            denoising_steps(job)
+        if spec.model_type == "torch-sdxl":
+            job = replace(job, sdxl_original_size=job.sdxl_original_size or (width, height),
+                          sdxl_target_size=job.sdxl_target_size or (width, height))
+        return job
+
+    def spec(self, spec: ModelSpec) -> ModelSpec:
+        if spec not in self._specs:
+            self._specs[spec] = resolve_spec(spec)
+        return self._specs[spec]
+
+    def facts(self, spec: ModelSpec) -> ModelFacts:
+        if spec not in self._facts:
+            self._facts[spec] = model_facts(spec)
+        return self._facts[spec]
+
+    def _check_schedule(self, job: Job, facts: ModelFacts) -> None:
+        """The scheduler can plan this many steps from the model's scheduler configuration (PNDM without its
+        skip_prk_steps, for one, needs at least 4): refused here, before any work, not in the middle of a grid."""
+        assert job.scheduler is not None
+        key = (job.model, job.scheduler, job.inference_steps)
+        if key in self._schedules:
+            return
+        from dgenerate.models.schedulers import make_scheduler
+
+        try:
+            make_scheduler(job.scheduler, facts.scheduler_config).set_timesteps(job.inference_steps)
+        except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
+            raise UsageError(f"--scheduler {job.scheduler} cannot plan {job.inference_steps} --inference-steps with "
+                             f"this model's scheduler configuration ({str(error).strip().splitlines()[0]}); use more "
+                             "steps or another scheduler") from error
+        self._schedules.add(key)
+
+    def media_info(self, job: Job) -> MediaInfo:
+        """The image seed's header (after the frame slice), its mask checked against it."""
+        from dgenerate.media import open_seed
+
+        seed = job.image_seed
+        assert seed is not None
+        key = (seed.image, seed.mask, job.frame_start, job.frame_end)
+        if key not in self._media:
+            mask = self.local(seed.mask) if seed.mask else None
+            with open_seed(self.local(seed.image), mask, job.frame_start, job.frame_end) as source:
+                self._media[key] = source.info
+        return self._media[key]
+
+    def local(self, path: str) -> Path:
+        from dgenerate.media import fetch, is_url
+
+        return fetch(path, self.downloads) if is_url(path) else Path(path)
+
+    def _size(self, job: Job, facts: ModelFacts) -> tuple[int, int]:
+        from dgenerate.media import fit_size
+
+        if job.image_seed is None:
+            return _checked_size(job.width, job.height, facts)
+        info = self.media_info(job)
+        requested = job.image_seed.size or ((job.width, None) if job.width is not None else None)
+        return fit_size(info.width, info.height, requested, facts.size_multiple)
+
+
+def _checked_size(width: int | None, height: int | None, facts: ModelFacts) -> tuple[int, int]:
+    if width is None or height is None:
+        return facts.default_size
+    multiple = facts.size_multiple
+    if width % multiple or height % multiple:
+        fixed = f"{max(multiple, width // multiple * multiple)}x{max(multiple, height // multiple * multiple)}"
+        raise UsageError(f"--output-size {width}x{height} is not a multiple of {multiple}, which this model "
+                         f"needs; use for example {fixed}")
+    return width, height
+
+
+def denoising_steps(job: Job) -> int:
+    """The steps img2img and inpainting run: inference steps x strength, at least one."""
+    assert job.strength is not None
+    steps = int(job.inference_steps * job.strength)
+    if steps < 1:
+        raise UsageError(f"--image-seed-strengths {job.strength:g} with --inference-steps {job.inference_steps} "
+                         "leaves no denoising step; raise the strength or the steps")
+    return steps
+
+
+def _cpu_threads(job: Job, spec: ModelSpec) -> int | None:
+    """On the CPU the thread count can change the pixels, so it is recorded; elsewhere it is not used."""
+    if spec.device != "cpu":
+        return None
+    import torch
+
+    return job.cpu_threads or torch.get_num_threads()
+
+
+def _fraction(job: Job, spec: ModelSpec) -> float | None:
+    if spec.refiner is None:
+        return None
+    return DEFAULT_HIGH_NOISE_FRACTION if job.high_noise_fraction is None else job.high_noise_fraction
+
+
+def resolve(jobs: Sequence[Job], downloads: Path) -> tuple[Job, ...]:
+    """Every job resolved; URL image seeds are downloaded into `downloads` (render reads them from there)."""
+    return Resolver(downloads).resolve(jobs)

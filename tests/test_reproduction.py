@@ -1,0 +1,227 @@
+"""The reproduction contract, written once and applied to every kind of job.
+
+For each kind: every resolved Job -> config -> Job is equal (and keeps its job id); an image regenerated from its
+config (through the library) and from its PNG metadata (through `dgenerate` on standard input) is byte-identical on
+this machine; an image of a batch of 4 is within one 8-bit level of the same image made alone, and an image of a
+batch of 1 is identical to it. Nothing compares bytes across batch shapes or thread counts: every run here records
+and uses --cpu-threads 1.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import dgenerate
+from dgenerate.cli import parse_invocation
+from dgenerate.jobs import Job
+from dgenerate.models.cache import ModelCache
+from dgenerate.models.schedulers import SCHEDULER_NAMES
+from dgenerate.reproduce import config_text, read_config, read_png_config, recorded_job_id
+from tests.conftest import RunCli
+from tests.media.conftest import write_video
+from tests.models.conftest import assert_close
+
+Fixtures = Callable[[str], Path]
+_CACHE = ModelCache()  # shared by the library renders of this module: a tiny model still takes a second to load
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of job: how to build its command line from session fixtures, and whether it batches."""
+
+    name: str
+    argv: Callable[[Fixtures], list[str]]
+    batches: bool = True
+    steps: int = 3
+
+
+def _sd(*options: str) -> Callable[[Fixtures], list[str]]:
+    return lambda fixture: [str(fixture("tiny_model")), *options]
+
+
+def _sdxl(fixture: Fixtures) -> list[str]:
+    return [str(fixture("tiny_sdxl")), "--model-type", "torch-sdxl"]
+
+
+def _refined(fixture: Fixtures) -> list[str]:
+    return [*_sdxl(fixture), "--sdxl-refiner", str(fixture("tiny_refiner")), "--sdxl-high-noise-fractions", "0.6"]
+
+
+def _seeded(name: str) -> Callable[[Fixtures], list[str]]:
+    def argv(fixture: Fixtures) -> list[str]:
+        inputs = fixture("contract_inputs")
+        seed = {"img2img": f"{inputs / 'seed.png'}", "inpainting": f"{inputs / 'seed.png'};{inputs / 'mask.png'}",
+                "animation": f"{inputs / 'clip.mp4'}"}[name]
+        return [str(fixture("tiny_model")), "--image-seeds", seed, "--image-seed-strengths", "0.6"]
+
+    return argv
+
+
+KINDS = [
+    Kind("sd", _sd()),
+    Kind("sdxl", _sdxl),
+    Kind("sdxl-refiner", _refined),
+    Kind("img2img", _seeded("img2img"), batches=False),
+    Kind("inpainting", _seeded("inpainting"), batches=False),
+    Kind("vae-folder", lambda fixture: _sd("--vae", f"AutoencoderKL;{fixture('other_vae')}")(fixture)),
+    Kind("vae-file", lambda fixture: _sd("--vae", f"AutoencoderKL;{fixture('vae_file')}")(fixture)),
+    Kind("lora", lambda fixture: _sd("--lora", f"{fixture('tiny_lora')};0.7")(fixture)),
+    Kind("single-file", lambda fixture: [str(fixture("sd_single_file"))]),
+    Kind("float16", _sd("--dtype", "float16")),
+    # PNDM plans its Runge-Kutta warm-up over 4 steps when the model's configuration does not skip it.
+    *(Kind(f"scheduler-{name}", _sd("--scheduler", name), steps=4 if name == "PNDMScheduler" else 3)
+      for name in SCHEDULER_NAMES),
+]
+COMMON = ("--device", "cpu", "--cpu-threads", "1", "--prompts", "a red circle; blue", "--output-configs",
+          "--output-metadata")
+SEEDS = ("--seeds", "11", "22", "33", "44")
+
+
+@pytest.fixture(scope="module")
+def contract_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("contract-inputs")
+    seed = Image.new("RGB", (72, 48), "blue")
+    ImageDraw.Draw(seed).ellipse((20, 8, 52, 40), fill="red")
+    seed.save(folder / "seed.png")
+    mask = Image.new("L", (72, 48), 0)
+    ImageDraw.Draw(mask).rectangle((16, 4, 56, 44), fill=255)
+    mask.save(folder / "mask.png")
+    write_video(folder / "clip.mp4", "libx264", Fraction(24), 3)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def other_vae(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import diffusers
+    import torch
+
+    torch.manual_seed(5)
+    folder = tmp_path_factory.mktemp("other-vae")
+    diffusers.AutoencoderKL(block_out_channels=(8, 16, 16, 16), layers_per_block=1, norm_num_groups=8,
+                            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                            sample_size=64).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def vae_file(other_vae: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The other VAE as one original-layout file, its configuration in '<stem>.config' beside it."""
+    from diffusers import AutoencoderKL
+    from safetensors.torch import save_file
+
+    from tests.models.ldm_layout import vae_ldm_state_dict
+
+    path = tmp_path_factory.mktemp("vae-file") / "vae.safetensors"
+    save_file(vae_ldm_state_dict(AutoencoderKL.from_pretrained(other_vae)), path)
+    shutil.copytree(other_vae, path.with_name("vae.config"), ignore=shutil.ignore_patterns("*.safetensors"))
+    return path
+
+
+def _pixels(path: Path) -> bytes:
+    return np.asarray(Image.open(path).convert("RGB")).tobytes()
+
+
+def _request(argv: Sequence[str]) -> dgenerate.RenderRequest:
+    return parse_invocation(argv)[0]
+
+
+def _regenerated_from_config(config: Path, folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The library path: load_config -> render, in `folder` (a config writes to ./output like any command)."""
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return dgenerate.render(dgenerate.load_config(config.read_text()), _CACHE)
+
+
+def _regenerated_from_png(png: Path, folder: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The command line path: the PNG's DgenerateConfig text on dgenerate's standard input."""
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    result = run_cli(stdin=read_png_config(png))
+    assert result.code == 0, result.err
+    (again,) = (folder / "output").glob("*.png")
+    return again
+
+
+def _assert_round_trip(job: Job, written_config: Path) -> None:
+    text = config_text(job, "test")
+    assert read_config(text) == [job]
+    assert read_config(text)[0].job_id == job.job_id == recorded_job_id(text)
+    recorded = written_config.read_text()
+    assert read_config(recorded) == [job] and recorded_job_id(recorded) == job.job_id
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if kind.batches], ids=lambda kind: kind.name)
+def test_text_to_image_kinds_keep_the_contract(kind: Kind, batch_size: int, request: pytest.FixtureRequest,
+                                               run_cli: RunCli, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [*kind.argv(request.getfixturevalue), *COMMON, "--inference-steps", str(kind.steps), *SEEDS,
+            "--batch-size", str(batch_size)]
+    request_ = _request([*argv, "-o", str(tmp_path / "run")])
+    jobs = dgenerate.resolve(dgenerate.plan(request_))
+    written = dgenerate.render(jobs, _CACHE)
+    assert len(written) == 4 and [job.batch_size for job in jobs] == [batch_size] * 4
+    for job, png in zip(jobs, written, strict=True):
+        _assert_round_trip(job, png.with_suffix(".dgen"))
+    chosen, png = jobs[2], written[2]  # slot 2 of the batch of 4, or an image of its own
+    (again,) = _regenerated_from_config(png.with_suffix(".dgen"), tmp_path / "config", monkeypatch)
+    assert _pixels(again) == _pixels(png)
+    assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
+    alone = _request([*argv[:argv.index("--seeds")], "--seeds", str(chosen.seed), "-o", str(tmp_path / "alone")])
+    (single,) = dgenerate.render(alone, _CACHE)
+    if batch_size == 1:
+        assert _pixels(single) == _pixels(png)
+    else:
+        assert_close(_pixels(single), _pixels(png))
+
+
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if not kind.batches], ids=lambda kind: kind.name)
+def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureRequest, run_cli: RunCli,
+                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [*kind.argv(request.getfixturevalue), *COMMON, "--inference-steps", str(kind.steps), "--seeds", "11",
+            "--batch-size", "4"]
+    (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
+    assert job.image_seed is not None and job.image_seed.size == (72, 48) and job.batch_size == 1
+    (png,) = dgenerate.render([job], _CACHE)
+    _assert_round_trip(job, png.with_suffix(".dgen"))
+    (again,) = _regenerated_from_config(png.with_suffix(".dgen"), tmp_path / "config", monkeypatch)
+    assert _pixels(again) == _pixels(png)
+    assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
+
+
+def test_an_animation_and_each_of_its_frames_keep_the_contract(
+        request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [*_seeded("animation")(request.getfixturevalue), *COMMON, "--inference-steps", "3", "--seeds", "11"]
+    (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
+    animation, *frames = dgenerate.render([job], _CACHE)
+    assert animation.suffix == ".mp4" and [frame.stem[-8:] for frame in frames] == ["_frame_0", "_frame_1", "_frame_2"]
+    _assert_round_trip(job, animation.with_suffix(".dgen"))
+    for number, frame in enumerate(frames):
+        _assert_round_trip(replace(job, frame_start=number, frame_end=number), frame.with_suffix(".dgen"))
+    _, *again = _regenerated_from_config(animation.with_suffix(".dgen"), tmp_path / "whole", monkeypatch)
+    assert [_pixels(path) for path in again] == [_pixels(path) for path in frames], "the whole animation"
+    (one,) = _regenerated_from_config(frames[1].with_suffix(".dgen"), tmp_path / "one", monkeypatch)
+    assert _pixels(one) == _pixels(frames[1]), "one frame, alone"
+    assert _pixels(_regenerated_from_png(frames[2], tmp_path / "png", run_cli, monkeypatch)) == _pixels(frames[2])
+
+
+def test_resolving_a_resolved_job_changes_nothing(tiny_sdxl: Path, tiny_refiner: Path, tmp_path: Path) -> None:
+    fixtures = {"tiny_sdxl": tiny_sdxl, "tiny_refiner": tiny_refiner}
+    argv = [*_refined(fixtures.__getitem__), "--seeds", "1", "2", "--batch-size", "2", "-o", str(tmp_path)]
+    request_ = _request(argv)
+    jobs = dgenerate.resolve(dgenerate.plan(request_))
+    assert dgenerate.resolve(jobs) == jobs
+    for job in jobs:
+        assert job.model.device in ("cpu", "cuda") and job.model.dtype == "float32"
+        assert job.model.refiner is not None and job.model.refiner.dtype == "float32"
+        assert (job.width, job.height, job.scheduler) == (64, 64, "EulerDiscreteScheduler")
+        assert job.sdxl_original_size == job.sdxl_target_size == (64, 64) and job.high_noise_fraction == 0.6
+        assert job.cpu_threads is not None and job.cpu_threads >= 1
