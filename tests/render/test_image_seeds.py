@@ -248,3 +248,56 @@ def test_ctrl_c_while_the_animation_encoder_opens_exits_130_and_writes_nothing(
     assert result.code == 130, result.err
     assert result.err.strip().splitlines()[-1] == "dgenerate: interrupted"
     assert list((tmp_path / "out").iterdir()) == [], "no config of an animation that was never made"
+
+
+def _halves(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    pixels = _image(path)
+    return pixels[: pixels.shape[0] // 2].mean(axis=(0, 1)), pixels[pixels.shape[0] // 2:].mean(axis=(0, 1))
+
+
+@pytest.mark.parametrize("degrees", [-90, 180])
+def test_a_rotated_phone_video_comes_out_standing_as_it_is_shown(run_cli: RunCli, tmp_path: Path,
+                                                                  degrees: int) -> None:
+    from tests.media.test_display import STORED, write_displayed
+
+    shown = Image.new("RGB", (64, 96), "blue")
+    shown.paste((255, 0, 0), (0, 0, 64, 48))  # red above, blue below, as the phone's screen showed it
+    video = write_displayed(tmp_path / "phone.mov", shown.transpose(STORED[degrees]), degrees, count=2)
+    # builtin:shapes keeps the picture's layout at a low strength, so the output shows which way it was read.
+    result = run_cli("builtin:shapes", "--image-seeds", str(video), "--image-seed-strengths", "0.3",
+                     "--inference-steps", "10", "--prompts", "a red square on a blue background", "--seeds", "1",
+                     "--cpu-threads", "1", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    frames = sorted((tmp_path / "out").glob("*_frame_*.png"))
+    assert len(frames) == 2
+    for frame in frames:
+        assert Image.open(frame).size == (64, 96)
+        top, bottom = _halves(frame)
+        assert top[0] > top[2] + 60 and bottom[2] > bottom[0] + 60, (top, bottom)
+    (animation,) = (tmp_path / "out").glob("*.mp4")
+    with open_media(animation) as written:
+        assert written.info.size == (64, 96)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "webp", "mp4"])
+def test_a_frame_of_zero_ms_keeps_its_delay_where_the_format_can(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                                 fmt: str) -> None:
+    from dgenerate.media._delays import read_delays
+
+    frames = [Image.new("RGB", (48, 32), (60 * index, 0, 255 - 60 * index)) for index in range(4)]
+    source = tmp_path / "zero.gif"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=[0, 70, 70, 60], loop=0)
+    assert read_delays(source, "GIF") == [Fraction(0), Fraction(7, 100), Fraction(7, 100), Fraction(6, 100)]
+    result = run_cli(str(tiny_model), "--image-seeds", str(source), *FAST, "--animation-format", fmt,
+                     "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    (animation,) = (tmp_path / "out").glob(f"*.{fmt}")
+    if fmt == "mp4":  # no frame can last 0 ms in mp4: a constant rate over the same total, 4 frames in 0.2 s
+        import av
+
+        with av.open(str(animation)) as container:
+            stream = container.streams.video[0]
+            assert stream.average_rate == 20 and stream.frames == 4
+        return
+    written = read_delays(animation, fmt.upper())
+    assert [int(delay * 1000) for delay in written] == [0, 70, 70, 60]

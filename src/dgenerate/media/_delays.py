@@ -1,4 +1,8 @@
-"""Per-frame delays read straight from GIF, WebP and APNG headers, without decoding any pixels."""
+"""Per-frame delays read straight from GIF, WebP and APNG headers, without decoding any pixels.
+
+Delays are taken as the file states them, 0 included: browsers show a frame of 10 ms or less for 100 ms, but that
+is a player's rule, not the file's timing, and the outputs carry the input's own delays where their format can.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import struct
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
-
-from dgenerate.media.timing import clamp_delays
 
 
 def read_delays(path: Path, pillow_format: str) -> list[Fraction]:
@@ -51,7 +53,7 @@ def _gif_delays(stream: BinaryIO) -> list[Fraction]:
             delay = 0
         else:
             break
-    return clamp_delays(delays, Fraction(2, 100))
+    return delays
 
 
 def _webp_delays(stream: BinaryIO) -> list[Fraction]:
@@ -65,7 +67,7 @@ def _webp_delays(stream: BinaryIO) -> list[Fraction]:
             stream.seek(size + (size & 1) - 16, 1)
         else:
             stream.seek(size + (size & 1), 1)
-    return clamp_delays(delays, Fraction(11, 1000))
+    return delays
 
 
 def _apng_delays(stream: BinaryIO) -> list[Fraction]:
@@ -81,4 +83,4 @@ def _apng_delays(stream: BinaryIO) -> list[Fraction]:
             break
         else:
             stream.seek(size + 4, 1)
-    return clamp_delays(delays, Fraction(1, 1000))
+    return delays

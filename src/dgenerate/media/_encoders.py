@@ -6,11 +6,12 @@ in MP4 (time base 1001/30000) and the GIF / WebP delays sum to the exact duratio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dgenerate.media.timing import frame_delay, frame_time
+from dgenerate.media.timing import FrameClock
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -24,9 +25,11 @@ class Encoder(Protocol):
 
 
 class Mp4Encoder:
-    """H.264 (libx264, yuv420p) in MP4; odd widths or heights lose their last column or row."""
+    """H.264 (libx264, yuv420p) in MP4 at a constant ``fps`` (per-frame delays are not kept: a frame of 0 ms cannot
+    be stored); odd widths or heights lose their last column or row."""
 
-    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int], crf: int = 18) -> None:
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
+                 _delays: Sequence[Fraction] | None = None, crf: int = 18) -> None:
         import av
 
         self._container: Any = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
@@ -65,7 +68,8 @@ class GifEncoder:
     """GIF through FFmpeg's gif encoder and muxer, which write each frame as it comes; each frame gets its own
     256-colour palette from Pillow (stored as a local colour table)."""
 
-    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
+                 delays: Sequence[Fraction] | None = None) -> None:
         import av
 
         self._container: Any = av.open(str(path), "w", format="gif")
@@ -73,15 +77,17 @@ class GifEncoder:
         self._stream.width, self._stream.height = size
         self._stream.pix_fmt = "pal8"
         self._stream.codec_context.time_base = _CENTISECOND
-        self._fps = fps
+        self._clock = FrameClock(fps, _CENTISECOND, delays)
+        # Browsers show a frame of 1/100 s or less for 1/10 s, so a GIF made at a rate plays at 50 fps at most;
+        # delays taken from the input are written as it wrote them, 0 included.
+        self._min_delay = 0 if self._clock.follows_delays else _MIN_GIF_DELAY
         self._index = 0
-        self._last_pts = -_MIN_GIF_DELAY
+        self._last_pts = -self._min_delay
 
     def add(self, frame: Image.Image) -> None:
         video_frame = _paletted_frame(frame)
-        # Browsers show a frame of 1/100 s or less for 1/10 s, so a GIF plays at 50 fps at most.
-        pts = max(frame_time(self._index, self._fps, _CENTISECOND), self._last_pts + _MIN_GIF_DELAY)
-        end = max(frame_time(self._index + 1, self._fps, _CENTISECOND), pts + _MIN_GIF_DELAY)
+        pts = max(self._clock.start(self._index), self._last_pts + self._min_delay)
+        end = max(self._clock.start(self._index + 1), pts + self._min_delay)
         video_frame.pts, video_frame.time_base, video_frame.duration = pts, _CENTISECOND, end - pts
         self._index, self._last_pts = self._index + 1, pts
         packets = self._stream.encode(video_frame)
@@ -126,16 +132,18 @@ _MILLISECOND = Fraction(1, 1000)
 class WebpEncoder:
     """Animated WebP (lossy, quality 90) appended frame by frame; see ``_webp``."""
 
-    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
+                 delays: Sequence[Fraction] | None = None) -> None:
         from dgenerate.media._webp import WebpAnimationFile
 
         self._file = path.open("wb")
         self._webp = WebpAnimationFile(self._file, size)
-        self._fps = fps
+        self._clock = FrameClock(fps, _MILLISECOND, delays)
+        self._min_delay = 0 if self._clock.follows_delays else 1
         self._index = 0
 
     def add(self, frame: Image.Image) -> None:
-        self._webp.add(frame, max(1, frame_delay(self._index, self._fps, _MILLISECOND)))
+        self._webp.add(frame, max(self._min_delay, self._clock.delay(self._index)))
         self._index += 1
 
     def close(self) -> None:

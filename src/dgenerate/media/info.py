@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +15,8 @@ class MediaInfo:
     """Size, exact frame rate and length of an input (after slicing).
 
     A still image, and a slice of exactly one frame, has ``animated`` False, ``frame_count`` 1 and ``fps`` None.
-    ``frame_count`` is None only when the input cannot say.
+    ``frame_count`` is None only when the input cannot say. ``delays`` are the seconds each frame is shown, for
+    animations that store them (GIF, WebP, APNG) and whose frames do not all have 0; videos have a rate instead.
     """
 
     width: int
@@ -22,6 +24,7 @@ class MediaInfo:
     fps: Fraction | None
     frame_count: int | None
     animated: bool
+    delays: tuple[Fraction, ...] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -53,6 +56,8 @@ def resolve_slice(path: Path, frame_count: int, start: int | None, end: int | No
     return first, last
 
 
-def sliced_info(width: int, height: int, fps: Fraction | None, first: int, last: int) -> MediaInfo:
+def sliced_info(width: int, height: int, fps: Fraction | None, first: int, last: int,
+                delays: Sequence[Fraction] | None = None) -> MediaInfo:
     count = last - first + 1
-    return MediaInfo(width, height, fps if count > 1 else None, count, animated=count > 1)
+    kept = tuple(delays[first:last + 1]) if delays and count > 1 and sum(delays) > 0 else None
+    return MediaInfo(width, height, fps if count > 1 else None, count, animated=count > 1, delays=kept)

@@ -78,7 +78,8 @@ def _paired_info(image: MediaInfo, mask: MediaInfo | None) -> MediaInfo:
         return MediaInfo(image.width, image.height, None, 1, animated=False)
     counts = [info.frame_count for info in animated if info.frame_count is not None]
     count = min(counts) if counts else None
-    return MediaInfo(image.width, image.height, animated[0].fps, count, animated=count != 1)
+    delays = animated[0].delays[:count] if animated[0].delays is not None else None
+    return MediaInfo(image.width, image.height, animated[0].fps, count, animated=count != 1, delays=delays)
 
 
 def _pairs(image: FrameSource, mask: FrameSource | None) -> Generator[SeedFrame, None, None]:

@@ -1,8 +1,9 @@
 """Reading images, animations and videos one RGB frame at a time.
 
-Still images, GIF and APNG go through Pillow; animated WebP through our own chunk reader (``_webp``: Pillow's reads
-the whole file into memory, and this FFmpeg cannot decode animated WebP); everything else through PyAV, seeking
-when a slice starts later. Nothing holds more than the frame being decoded and the canvas it is drawn on.
+Still images, GIF and APNG go through Pillow (stills turned as their EXIF orientation says); animated WebP through our
+own chunk reader (``_webp``: Pillow's reads the whole file into memory, and this FFmpeg cannot decode animated WebP);
+everything else through PyAV, seeking when a slice starts later, every frame turned as the video's display matrix
+says (``_display``). Nothing holds more than the frame being decoded and the canvas it is drawn on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dgenerate.errors import MediaError
+from dgenerate.media._display import DisplayTransform, display_transform, first_frame_matrix
 from dgenerate.media.info import MediaInfo, resolve_slice, sliced_info
 
 if TYPE_CHECKING:
@@ -140,7 +142,7 @@ def _open_animation(path: Path, image: Image.Image, start: int | None, end: int 
         image.close()
         raise
     fps = fps_from_delays(delays, _ANIMATED_FORMATS[str(image.format)]) or _FALLBACK_FPS
-    info = sliced_info(image.width, image.height, fps, first, last)
+    info = sliced_info(image.width, image.height, fps, first, last, delays)
     offset = _default_image_offset(image)
     return FrameSource(path, info, _pillow_frames(path, image, first + offset, last + offset), image.close)
 
@@ -167,7 +169,7 @@ def _open_webp_animation(path: Path, start: int | None, end: int | None) -> Fram
         return None
     first, last = resolve_slice(path, len(delays), start, end)
     fps = fps_from_delays(delays, _ANIMATED_FORMATS["WEBP"]) or _FALLBACK_FPS
-    info = sliced_info(canvas[0], canvas[1], fps, first, last)
+    info = sliced_info(canvas[0], canvas[1], fps, first, last, delays)
     file = path.open("rb")
     return FrameSource(path, info, _webp_frames(path, file, canvas, first, last), file.close)
 
@@ -215,8 +217,11 @@ def _video_source(path: Path, container: Any, start: int | None, end: int | None
         raise MediaError(f"video '{path}' contains no frames")
     first, last = resolve_slice(path, count, start, end)
     fps = stream.average_rate or stream.guessed_rate or _FALLBACK_FPS
-    info = sliced_info(stream.codec_context.width, stream.codec_context.height, Fraction(fps), first, last)
-    return FrameSource(path, info, _video_frames(path, container, stream, first, last), container.close)
+    display = display_transform(first_frame_matrix(path))
+    width, height = display.size(stream.codec_context.width, stream.codec_context.height)
+    info = sliced_info(width, height, Fraction(fps), first, last)
+    frames = _video_frames(path, container, stream, (first, last), display)
+    return FrameSource(path, info, frames, container.close)
 
 
 def _count_packets(path: Path) -> int:
@@ -228,9 +233,12 @@ def _count_packets(path: Path) -> int:
         return sum(1 for packet in container.demux(stream) if packet.size)
 
 
-def _video_frames(path: Path, container: Any, stream: Any, first: int, last: int) -> Iterator[Image.Image]:
+def _video_frames(
+    path: Path, container: Any, stream: Any, frame_range: tuple[int, int], display: DisplayTransform
+) -> Iterator[Image.Image]:
     import av
 
+    first, last = frame_range
     produced = False
     try:
         for index, frame in _numbered_frames(container, stream, first):
@@ -238,7 +246,7 @@ def _video_frames(path: Path, container: Any, stream: Any, first: int, last: int
                 break
             if index >= first:
                 produced = True
-                yield frame.to_image()
+                yield display.apply(frame.to_image())
     except av.FFmpegError as error:
         raise MediaError(f"cannot decode video '{path}': {error}") from error
     if not produced:

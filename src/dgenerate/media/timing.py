@@ -7,6 +7,7 @@ the total back into a rate, preferring a standard rate when it explains the tota
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from fractions import Fraction
@@ -20,22 +21,23 @@ COMMON_RATES: tuple[Fraction, ...] = (
     Fraction(50),
 )
 
-# Browsers show GIF/WebP/APNG frames of ~0 delay for 100 ms; a rate of "infinity" helps no one.
-_DEFAULT_DELAY = Fraction(1, 10)
+class FrameClock:
+    """Where each frame starts in a container's ``unit``: at ``fps``, or at the input's own ``delays`` when it has
+    them (a GIF or WebP's frames each last what the input said, 0 included). Frame ``i`` starts at the exact time
+    rounded half up, so the rounding never accumulates and the delays sum to the exact total, rounded once."""
 
+    def __init__(self, fps: Fraction, unit: Fraction, delays: Sequence[Fraction] | None = None) -> None:
+        self.fps, self.unit = fps, unit
+        self.follows_delays = bool(delays)
+        self._starts = [Fraction(0), *itertools.accumulate(delays or ())]
 
-def frame_time(index: int, fps: Fraction, unit: Fraction) -> int:
-    """Start of frame ``index`` in ``unit`` seconds, rounded half up: round(index / fps / unit)."""
-    return math.floor(Fraction(index) / fps / unit + Fraction(1, 2))
+    def start(self, index: int) -> int:
+        known = min(index, len(self._starts) - 1)  # frames past the input's own delays go on at fps
+        exact = self._starts[known] + (index - known) / self.fps
+        return math.floor(exact / self.unit + Fraction(1, 2))
 
-
-def frame_delay(index: int, fps: Fraction, unit: Fraction) -> int:
-    """Length of frame ``index`` in ``unit`` seconds, so that the delays sum to the exact total."""
-    return frame_time(index + 1, fps, unit) - frame_time(index, fps, unit)
-
-
-def clamp_delays(delays: Sequence[Fraction], minimum: Fraction) -> list[Fraction]:
-    return [d if d >= minimum else _DEFAULT_DELAY for d in delays]
+    def delay(self, index: int) -> int:
+        return self.start(index + 1) - self.start(index)
 
 
 def fps_from_delays(delays: Sequence[Fraction], unit: Fraction) -> Fraction | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -23,19 +24,24 @@ ANIMATION_FORMATS: tuple[str, ...] = get_args(AnimationFormat)
 class AnimationWriter:
     """Encodes frames as they arrive into ``path`` (mp4, gif or webp) at exactly ``fps``.
 
+    ``delays`` (seconds per frame, as a GIF, WebP or APNG input stores them) make a GIF or WebP show each frame for
+    what the input said, 0 included, rounded once to the format's unit; mp4 always runs at ``fps``.
+
     The file is built under a hidden temporary name in the same folder and renamed into place on exit. If the
     ``with`` body raises (KeyboardInterrupt included) the frames written so far are still finished into a playable
     file before the exception goes on; with no frames nothing is left behind.
     """
 
     def __init__(
-        self, path: Path, fmt: AnimationFormat, fps: Fraction, size: tuple[int, int], *, overwrite: bool = False
+        self, path: Path, fmt: AnimationFormat, fps: Fraction, size: tuple[int, int], *,
+        delays: Sequence[Fraction] | None = None, overwrite: bool = False
     ) -> None:
         _check_arguments(fmt, fps, size)
         self.path = Path(path)
         self.fmt = fmt
         self.fps = Fraction(fps)
         self.size = size
+        self.delays = tuple(delays or ())
         self.overwrite = overwrite
         self.frames_written = 0
         self._temp: Path | None = None
@@ -47,7 +53,7 @@ class AnimationWriter:
 
         self._temp = temp_path(self.path)
         try:
-            self._encoder = ENCODERS[self.fmt](self._temp, self.fps, self.size)
+            self._encoder = ENCODERS[self.fmt](self._temp, self.fps, self.size, self.delays)
         except BaseException as error:
             discard(self._temp)
             if isinstance(error, Exception):  # Ctrl-C and SystemExit go on as they are
