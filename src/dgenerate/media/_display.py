@@ -45,7 +45,7 @@ def first_frame_matrix(path: Path) -> Matrix | None:
     import av
 
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+        for frame in container.decode(container.streams.video[0]):
             return frame_matrix(frame)
     return None
 

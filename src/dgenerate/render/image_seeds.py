@@ -121,7 +121,8 @@ def _render_animation(model: LoadedModel, job: Job, source: Any, progress: Progr
     progress.add_images((source.info.frame_count or 1) - 1)
     assert job.width is not None and job.height is not None
     fmt = cast(AnimationFormat, job.output.animation_format)
-    with AnimationWriter(path, fmt, source.info.fps, (job.width, job.height)) as writer:
+    size, delays = (job.width, job.height), source.info.delays
+    with AnimationWriter(path, fmt, source.info.fps, size, delays=delays) as writer:
         for offset, (image, mask) in enumerate(source):
             frame_job = replace(job, frame_start=first + offset, frame_end=first + offset)
             frame = _generate_frame(model, frame_job, image, mask, progress)
