@@ -38,3 +38,19 @@ def test_text_to_image_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path
     pngs = sorted((tmp_path / "shapes").glob("*.png"))
     assert len(pngs) == 8 and len(list((tmp_path / "shapes").glob("*.dgen"))) == 8
     assert pngs[0].name == "s_1_g_3_i_20_step_1.png"
+
+
+def test_curation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = readme_example("curation")
+    assert argv[0] == "builtin:shapes"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    folder = tmp_path / "shapes"
+    assert len(list(folder.glob("s_*.png"))) == 12
+    assert sorted(path.name for path in folder.glob("contact-sheet*")) == ["contact-sheet-1.png", "contact-sheet-2.png"]
+    assert (folder / "index.html").is_file()
+    first = sorted(folder.glob("s_*.png"))[0]
+    replayed = run_cli("--from-image", str(first), "--output-path", str(tmp_path / "again"))
+    assert replayed.code == 0, replayed.err
+    assert (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()

@@ -10,10 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from dgenerate import __version__
 from dgenerate.batch import Invocation, read_invocations
+from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.errors import DgenerateError, UsageError
 from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
 from dgenerate.media.writers import ANIMATION_FORMATS
@@ -117,10 +119,26 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
 
+def _curation_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--contact-sheet", action="store_true", help="After the run, write contact-sheet.png into the output folder: "
+        "the images as a grid labelled with the values of the axes that vary (further axes and large grids give "
+        "further sheets, contact-sheet-1.png, -2...).")
+    add("--contact-sheet-axes", nargs="+", metavar="AXIS", help="The axis across the contact sheet, then the one "
+        f"down: {', '.join(AXES)}. (default: the fastest varying axes, seed across)")
+    add("--gallery", action="store_true", help="Add the run's images to index.html in the output folder: a page to "
+        "open from disk that filters and sorts them and copies the command that regenerates each.")
+    add("--from-image", metavar="IMAGE", help="Regenerate the image a PNG's metadata (or a .dgen config) records; "
+        "options given with it replace the recorded ones. Reads AUTOMATIC1111 'parameters' too (give the model).")
+    add("--inspect", nargs="+", metavar="IMAGE", help="Print the dgenerate config and AUTOMATIC1111 parameters that "
+        "images record, and nothing else; exit 1 when one records neither.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dgenerate", description=DESCRIPTION)
     _model_options(parser)
     _run_options(parser)
+    _curation_options(parser)
     return parser
 
 
@@ -241,6 +259,19 @@ def _optional_size(text: str | None, option: str) -> tuple[int, int] | None:
 
 def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Namespace]:
     args = build_parser().parse_args(list(argv))
+    note = ""
+    if args.from_image is not None:
+        from dgenerate.curate.replay import replay
+
+        replayed = replay(build_parser, argv)
+        args, note = replayed.args, replayed.note
+    if args.contact_sheet_axes is not None:
+        if not args.contact_sheet:
+            raise UsageError("--contact-sheet-axes needs --contact-sheet")
+        if len(args.contact_sheet_axes) > 2:
+            raise UsageError("--contact-sheet-axes takes two axes at most: the one across, then the one down")
+        check_axes(args.contact_sheet_axes, "--contact-sheet-axes")
+    args.replay_note = note
     return request_from_args(args), args
 
 
@@ -266,27 +297,54 @@ def run_batch(invocations: Sequence[Invocation]) -> int:
     cache = ModelCache()
     for line, request, args in parsed:
         try:
-            _execute(request, args.dry_run, cache)
+            _execute(request, args, cache)
         except DgenerateError as error:
             raise _with_line(error, line) from error
     return 0
 
 
-def _execute(request: RenderRequest, dry_run: bool, cache: ModelCache | None = None) -> None:
-    if dry_run:
+def _execute(request: RenderRequest, args: argparse.Namespace, cache: ModelCache | None = None) -> None:
+    if args.replay_note:
+        print(f"dgenerate: {args.replay_note}", file=sys.stderr)
+    if args.dry_run:
         from dgenerate.dry_run import print_dry_run
 
         print_dry_run(request)
         return
-    from dgenerate.render.loop import render
+    from dgenerate.render.loop import render_with_jobs
 
+    if args.gallery:  # a page that cannot take this run's images is refused before any work
+        from dgenerate.curate.gallery import check_gallery
+
+        check_gallery(Path(request.output.path))
     print(f"dgenerate: {describe_grid(request)}; seeds: {' '.join(map(str, request.seeds))}", file=sys.stderr)
-    render(request, cache)
+    written = render_with_jobs(request, cache)
+    if args.contact_sheet:
+        from dgenerate.curate.contact_sheet import write_contact_sheets
+
+        for path in write_contact_sheets(written, args.contact_sheet_axes or ()):
+            print(f"dgenerate: wrote {path}", file=sys.stderr)
+    if args.gallery and written:
+        from dgenerate.curate.gallery import update_gallery
+
+        print(f"dgenerate: wrote {update_gallery(Path(request.output.path), written)}", file=sys.stderr)
+
+
+def _inspect(paths: Sequence[str]) -> int:
+    from dgenerate.curate.metadata import describe, read_record
+
+    records = [read_record(Path(path), "--inspect") for path in paths]
+    for record in records:
+        sys.stdout.write(describe(record))
+    return 1 if any(record.empty for record in records) else 0
 
 
 def run_one(argv: Sequence[str]) -> int:
+    inspected = build_parser().parse_args(list(argv)).inspect
+    if inspected:
+        return _inspect(inspected)
     request, args = parse_invocation(argv)
-    _execute(request, args.dry_run)
+    _execute(request, args)
     return 0
 
 

@@ -32,27 +32,34 @@ def render(work: RenderRequest | Sequence[Job], cache: ModelCache | None = None,
 
     Jobs are resolved first (resolving a resolved Job changes nothing); models load once into `cache`.
     """
+    return [path for _, paths in render_with_jobs(work, cache, progress) for path in paths]
+
+
+def render_with_jobs(work: RenderRequest | Sequence[Job], cache: ModelCache | None = None,
+                     progress: bool = True) -> list[tuple[Job, list[Path]]]:
+    """As `render`, each resolved job with the files it wrote (an animation, then its frames)."""
     with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as folder:
         downloads = Path(folder)
         jobs = resolve(plan(work) if isinstance(work, RenderRequest) else work, downloads)
-        return render_jobs(jobs, ModelCache() if cache is None else cache, progress, downloads)
+        return render_each(jobs, ModelCache() if cache is None else cache, progress, downloads)
 
 
-def render_jobs(jobs: Sequence[Job], cache: ModelCache, progress: bool, downloads: Path) -> list[Path]:
-    """Render resolved jobs, in batch calls as their slots say; URL image seeds are read from `downloads`."""
+def render_each(jobs: Sequence[Job], cache: ModelCache, progress: bool,
+                downloads: Path) -> list[tuple[Job, list[Path]]]:
+    """Every job with the files it wrote: its image, or its animation followed by the animation's frames."""
     groups = batch_groups(jobs)
     text_steps = sum(group[0].inference_steps for group in groups if group[0].image_seed is None)
     bar = Progress.start(text_steps, len(jobs), progress)
-    written: list[Path] = []
+    written: list[tuple[Job, list[Path]]] = []
     try:
         for group in groups:
             model = cache.get(group[0].model)
             if group[0].image_seed is not None:
-                written += render_seeded(model, group[0], bar, downloads)
+                written.append((group[0], render_seeded(model, group[0], bar, downloads)))
                 continue
             for job, image in zip(group, generate(model, group, bar), strict=True):
-                written.append(write_image(job, image, model))
-                bar.image_done(written[-1])
+                written.append((job, [write_image(job, image, model)]))
+                bar.image_done(written[-1][1][0])
     finally:
         bar.close()
     return written

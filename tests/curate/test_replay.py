@@ -1,0 +1,178 @@
+"""--from-image replays an image (ours byte-identical, others' settings where they map); --inspect reads metadata."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from dgenerate.cli import parse_invocation
+from dgenerate.curate.metadata import a1111_arguments, parse_a1111
+from dgenerate.reproduce import read_config, read_png_config
+from tests.conftest import RunCli
+
+FAST = ("--device", "cpu", "--cpu-threads", "1", "--inference-steps", "3")
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "metadata"
+
+
+def pixels(path: Path) -> bytes:
+    return np.asarray(Image.open(path).convert("RGB")).tobytes()
+
+
+@pytest.fixture
+def made(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> Path:
+    result = run_cli(str(tiny_model), *FAST, "--seeds", "21", "--prompts", "-a circle; blue $HOME",
+                     "--scheduler", "EulerAncestralDiscreteScheduler", "--output-metadata", "--output-configs",
+                     "-o", str(tmp_path / "first"))
+    assert result.code == 0, result.err
+    (png,) = (tmp_path / "first").glob("*.png")
+    return png
+
+
+def test_an_image_regenerates_byte_identical_from_itself(run_cli: RunCli, made: Path, tmp_path: Path) -> None:
+    result = run_cli("--from-image", str(made), "-o", str(tmp_path / "again"))
+    assert result.code == 0, result.err
+    (again,) = (tmp_path / "again").glob("*.png")
+    assert again.name == made.name and pixels(again) == pixels(made)
+    assert read_config(read_png_config(again)) == read_config(read_png_config(made))
+
+
+def test_a_dgen_config_replays_the_same_way(run_cli: RunCli, made: Path, tmp_path: Path) -> None:
+    result = run_cli("--from-image", str(made.with_suffix(".dgen")), "-o", str(tmp_path / "again"))
+    assert result.code == 0, result.err
+    (again,) = (tmp_path / "again").glob("*.png")
+    assert pixels(again) == pixels(made)
+
+
+def test_an_override_changes_only_what_it_names(run_cli: RunCli, made: Path, tmp_path: Path) -> None:
+    result = run_cli("--from-image", str(made), "--inference-steps", "5", "-o", str(tmp_path / "more"))
+    assert result.code == 0, result.err
+    (more,) = (tmp_path / "more").glob("*.png")
+    (before,), (after,) = read_config(read_png_config(made)), read_config(read_png_config(more))
+    assert after == replace(before, inference_steps=5)
+    assert pixels(more) != pixels(made)
+
+
+def test_overrides_can_be_a_grid_again(made: Path) -> None:
+    request, _ = parse_invocation(["--from-image", str(made), "--gen-seeds", "3", "-gs", "2", "4"])
+    assert len(request.seeds) == 3 and request.guidance_scales == (2.0, 4.0)
+    assert request.prompts[0].positive == "-a circle" and request.prompts[0].negative == "blue $HOME"
+    assert request.scheduler == "EulerAncestralDiscreteScheduler" and request.inference_steps == (3,)
+
+
+def _a1111_png(path: Path, text: str) -> Path:
+    """A PNG as AUTOMATIC1111 saves it: the settings in a tEXt chunk named 'parameters'."""
+    info = PngInfo()
+    info.add_text("parameters", text)
+    Image.new("RGB", (64, 64), "grey").save(path, pnginfo=info)
+    return path
+
+
+A1111_TEXT = ("a red circle, (masterpiece:1.2)\nNegative prompt: blurry, lowres\n"
+              "Steps: 12, Sampler: Euler a, Schedule type: Automatic, CFG scale: 6.5, Seed: 987654321, "
+              "Size: 64x64, Model hash: cde528265a, Model: dreamy, Clip skip: 2, Version: v1.10.1")
+
+
+def test_an_automatic1111_image_becomes_our_options(tiny_model: Path, tmp_path: Path) -> None:
+    png = _a1111_png(tmp_path / "a1111.png", A1111_TEXT)
+    request, args = parse_invocation([str(tiny_model), "--from-image", str(png)])
+    assert request.prompts[0].positive == "a red circle, (masterpiece:1.2)"
+    assert request.prompts[0].negative == "blurry, lowres"
+    assert (request.inference_steps, request.guidance_scales, request.seeds) == ((12,), (6.5,), (987654321,))
+    assert request.output_size == (64, 64) and request.scheduler == "EulerAncestralDiscreteScheduler"
+    assert args.replay_note == (f"from '{png}' (AUTOMATIC1111 parameters), not used: Schedule type: Automatic, "
+                                "Model hash: cde528265a, Model: dreamy, Clip skip: 2, Version: v1.10.1")
+
+
+def test_an_automatic1111_image_renders_and_says_what_it_left_out(run_cli: RunCli, tiny_model: Path,
+                                                                  tmp_path: Path) -> None:
+    png = _a1111_png(tmp_path / "a1111.png", A1111_TEXT.replace("Steps: 12", "Steps: 2"))
+    result = run_cli(str(tiny_model), "--from-image", str(png), "--device", "cpu", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    assert "not used: Schedule type: Automatic, Model hash" in result.err
+    (made,) = (tmp_path / "out").glob("*.png")
+    assert made.name == "s_987654321_g_6.5_i_2_step_1.png"
+
+
+def test_an_automatic1111_image_needs_a_model(run_cli: RunCli, tmp_path: Path) -> None:
+    png = _a1111_png(tmp_path / "a1111.png", A1111_TEXT)
+    result = run_cli("--from-image", str(png))
+    assert result.code == 2 and "made by another tool with the model 'dreamy'" in result.err
+    assert "dgenerate MODEL_PATH --from-image" in result.err
+
+
+def test_karras_and_a_semicolon_are_named_when_they_cannot_be_kept() -> None:
+    mapped = a1111_arguments(parse_a1111("a; b\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1"))
+    assert mapped.arguments == ["--prompts=a, b", "--inference-steps=20", "--guidance-scales=7", "--seeds=1",
+                                "--scheduler=DPMSolverMultistepScheduler"]
+    assert mapped.not_mapped == ["';' in the prompt (written as ',')", "Karras sigmas"]
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("model --seeds 1 --prompts x --output-path /tmp/elsewhere\n", "'--output-path' is not an option a config holds"),
+    ("model --seeds 1 --prompts x\nmodel --seeds 2 --prompts y\n", "holds 2 invocations"),
+    ("$(touch /tmp/pwned) --seeds 1 --prompts x --device cpu\n", None),
+])
+def test_a_hostile_config_in_a_png_is_data(run_cli: RunCli, tmp_path: Path, config: str, message: str | None,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    info = PngInfo()
+    info.add_text("DgenerateConfig", config)
+    png = tmp_path / "hostile.png"
+    Image.new("RGB", (8, 8)).save(png, pnginfo=info)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("--from-image", str(png), "--dry-run")
+    assert result.code in (1, 2) and len(result.err.strip().splitlines()) == 1
+    if message:
+        assert message in result.err
+    assert not Path("/tmp/pwned").exists() and not Path("/tmp/elsewhere").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hostile.png"]
+
+
+def test_inspect_prints_what_images_record(run_cli: RunCli, made: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    result = run_cli("--inspect", str(made))
+    assert result.code == 0 and result.out.startswith(f"{made}:\n  dgenerate config:\n    # dgenerate")
+    assert "  parameters:\n    -a circle\n    Negative prompt: blue $HOME\n    Steps: 3" in result.out
+    result = run_cli("--inspect", str(made), str(plain))
+    assert result.code == 1 and result.out.endswith(f"{plain}: no dgenerate config and no AUTOMATIC1111 parameters\n")
+    missing = run_cli("--inspect", str(tmp_path / "nope.png"))
+    assert missing.code == 2 and "--inspect" in missing.err and "does not exist" in missing.err
+
+
+def test_inspect_and_from_image_import_no_torch(made: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from dgenerate.cli import main; main(['--inspect', sys.argv[1]]); "
+            "from dgenerate.cli import parse_invocation; parse_invocation(['--from-image', sys.argv[1]]); "
+            "assert not {'torch', 'diffusers', 'av'} & set(sys.modules), sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(made)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not here")
+@pytest.mark.parametrize(("name", "seed", "steps", "scheduler"), [
+    ("sd-metadata__sd-webui.png", 3782896554, 20, "DPMSolverMultistepScheduler"),
+    ("sd-metadata__forge.png", 747066619, 25, "EulerDiscreteScheduler"),
+    ("sd-metadata__forge-neo.png", 4179307297, 24, "EulerAncestralDiscreteScheduler"),
+    ("sd-metadata__sd-next.png", 2427651458, 20, "DDIMScheduler"),
+    ("sd-metadata__comfyui-saveimagewithmetadata.png", 38802053347333, 20, "EulerAncestralDiscreteScheduler"),
+    ("sd-parsers__text_after_idat.png", 235284042, 15, "UniPCMultistepScheduler"),
+    ("Dataset-Tools__test_img_A1111_simple_SDXL.png", 970527942, 30, "EulerAncestralDiscreteScheduler"),
+])
+def test_real_images_from_other_tools_map(tiny_model: Path, name: str, seed: int, steps: int, scheduler: str) -> None:
+    request, args = parse_invocation([str(tiny_model), "--from-image", str(SAMPLES / name)])
+    assert request.seeds == (seed,) and request.inference_steps == (steps,) and request.scheduler == scheduler
+    assert request.prompts[0].positive.startswith(("general, masterpiece", "photo of a duck", "Hell4ineXLPOS"))
+    assert request.prompts[0].negative and "Model" in args.replay_note
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not here")
+def test_a_comfyui_image_says_what_it_has(run_cli: RunCli) -> None:
+    result = run_cli("--inspect", str(SAMPLES / "sd-metadata__comfyui.png"))
+    assert result.code == 1 and "a ComfyUI workflow" in result.out
