@@ -15,10 +15,11 @@ def _dgenerate(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_help_and_argument_errors_do_not_import_torch() -> None:
     probe = ("import sys; from dgenerate.cli import main\n"
-             "for argv in (['--help'], ['--version'], ['m', '--seeds', 'x']):\n"
+             "for argv in (['--help'], ['--version'], ['m', '--seeds', 'x'], ['m', '--backend', 'ray', '--workers', "
+             "'0'], ['m', '--workers', '2']):\n"
              "    try: main(argv)\n"
              "    except SystemExit: pass\n"
-             "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'av') if m in sys.modules]\n"
+             "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'av', 'ray') if m in sys.modules]\n"
              "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, timeout=60)
 

@@ -6,14 +6,16 @@ Nothing here imports torch or diffusers: `--help`, `--version` and argument erro
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from dgenerate import __version__
+from dgenerate.backends import BACKENDS, Backend
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.errors import DgenerateError, UsageError
@@ -39,9 +41,7 @@ from dgenerate.plan import (
     random_seeds,
 )
 
-if TYPE_CHECKING:
-    from dgenerate.models.cache import ModelCache
-
+MAX_WORKERS = 4096
 DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
 
 class _Parser(argparse.ArgumentParser):
@@ -119,6 +119,17 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
 
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--backend", default="local", choices=BACKENDS, help="Where images are rendered: in this process (local), or "
+        "spread over Ray workers, one device each (ray; pip install \"dgenerate[ray]\"). Images are byte-identical "
+        "either way. (default: local)")
+    add("--ray-address", help="The Ray cluster for --backend ray: auto joins the running cluster (ray start), or "
+        "host:port. (default: start a local Ray for this run and stop it at exit)")
+    add("--workers", help="Ray workers for --backend ray, each with its own device and model cache. (default: one per "
+        "GPU the cluster has with --device cuda, else 1)")
+
+
 def _curation_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--contact-sheet", action="store_true", help="After the run, write contact-sheet.png into the output folder: "
@@ -138,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dgenerate", description=DESCRIPTION)
     _model_options(parser)
     _run_options(parser)
+    _backend_options(parser)
     _curation_options(parser)
     return parser
 
@@ -272,7 +284,20 @@ def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Names
             raise UsageError("--contact-sheet-axes takes two axes at most: the one across, then the one down")
         check_axes(args.contact_sheet_axes, "--contact-sheet-axes")
     args.replay_note = note
+    _check_backend(args)
     return request_from_args(args), args
+
+
+def _check_backend(args: argparse.Namespace) -> None:
+    if args.backend != "ray":
+        for flag, value in (("--ray-address", args.ray_address), ("--workers", args.workers)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --backend ray")
+        return
+    if args.workers is not None:
+        (args.workers,) = _numbers([args.workers], "--workers", int, 1, MAX_WORKERS)
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError('--backend ray needs Ray, which is not installed: pip install "dgenerate[ray]"')
 
 
 def _with_line(error: DgenerateError, line: int) -> DgenerateError:
@@ -286,24 +311,42 @@ def run_batch(invocations: Sequence[Invocation]) -> int:
 
     Each line is resolved just before it runs, so a line may use an image an earlier line wrote as its seed.
     """
-    from dgenerate.models.cache import ModelCache
-
     parsed = []
     for invocation in invocations:
         try:
             parsed.append((invocation.line, *parse_invocation(invocation.argv)))
         except DgenerateError as error:
             raise _with_line(error, invocation.line) from error
-    cache = ModelCache()
-    for line, request, args in parsed:
-        try:
-            _execute(request, args, cache)
-        except DgenerateError as error:
-            raise _with_line(error, line) from error
+    backends: dict[tuple[str, str | None, int | None], Backend] = {}
+    try:
+        for line, request, args in parsed:
+            try:
+                _execute(request, args, backends)
+            except DgenerateError as error:
+                raise _with_line(error, line) from error
+    finally:
+        for backend in backends.values():
+            backend.close()
     return 0
 
 
-def _execute(request: RenderRequest, args: argparse.Namespace, cache: ModelCache | None = None) -> None:
+def _backend(args: argparse.Namespace, backends: dict[tuple[str, str | None, int | None], Backend]) -> Backend:
+    """One backend per kind for a whole batch: one model cache, or one Ray session with its workers."""
+    key = (args.backend, args.ray_address, args.workers)
+    if key not in backends:
+        if args.backend == "ray":
+            from dgenerate.backends.ray_cluster import RayBackend
+
+            backends[key] = RayBackend(args.ray_address, args.workers)
+        else:
+            from dgenerate.backends import LocalBackend
+
+            backends[key] = LocalBackend()
+    return backends[key]
+
+
+def _execute(request: RenderRequest, args: argparse.Namespace,
+             backends: dict[tuple[str, str | None, int | None], Backend]) -> None:
     if args.replay_note:
         print(f"dgenerate: {args.replay_note}", file=sys.stderr)
     if args.dry_run:
@@ -311,14 +354,12 @@ def _execute(request: RenderRequest, args: argparse.Namespace, cache: ModelCache
 
         print_dry_run(request)
         return
-    from dgenerate.render.loop import render_with_jobs
-
     if args.gallery:  # a page that cannot take this run's images is refused before any work
         from dgenerate.curate.gallery import check_gallery
 
         check_gallery(Path(request.output.path))
     print(f"dgenerate: {describe_grid(request)}; seeds: {' '.join(map(str, request.seeds))}", file=sys.stderr)
-    written = render_with_jobs(request, cache)
+    written = _backend(args, backends).render(request)
     if args.contact_sheet:
         from dgenerate.curate.contact_sheet import write_contact_sheets
 
@@ -344,7 +385,12 @@ def run_one(argv: Sequence[str]) -> int:
     if inspected:
         return _inspect(inspected)
     request, args = parse_invocation(argv)
-    _execute(request, args)
+    backends: dict[tuple[str, str | None, int | None], Backend] = {}
+    try:
+        _execute(request, args, backends)
+    finally:
+        for backend in backends.values():
+            backend.close()
     return 0
 
 

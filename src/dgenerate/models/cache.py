@@ -22,5 +22,8 @@ class ModelCache:
             model = self._models[spec] = self._loader(spec)
         return model
 
+    def __contains__(self, spec: object) -> bool:
+        return spec in self._models
+
     def __len__(self) -> int:
         return len(self._models)

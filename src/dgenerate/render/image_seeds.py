@@ -97,7 +97,8 @@ def render_seeded(model: LoadedModel, job: Job, progress: Progress, downloads: P
         return _render_animation(model, job, source, progress)
 
 
-def _animation_stem(job: Job) -> str:
+def animation_stem(job: Job) -> str:
+    """The animation's name in its folder: the job's stem, numbered past an animation or config already there."""
     folder, fmt = Path(job.output.path), job.output.animation_format
     stem = image_stem(job)
     attempt = 1
@@ -114,7 +115,7 @@ def _render_animation(model: LoadedModel, job: Job, source: Any, progress: Progr
 
     folder = Path(job.output.path)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _animation_stem(job)
+    stem = animation_stem(job)
     path = folder / f"{stem}.{job.output.animation_format}"
     written: list[Path] = []
     first = job.frame_start or 0

@@ -44,12 +44,16 @@ def render_with_jobs(work: RenderRequest | Sequence[Job], cache: ModelCache | No
         return render_each(jobs, ModelCache() if cache is None else cache, progress, downloads)
 
 
-def render_each(jobs: Sequence[Job], cache: ModelCache, progress: bool,
+def text_steps(groups: Sequence[Sequence[Job]]) -> int:
+    """The denoising steps of the text-to-image calls (image seed steps are counted once their inputs are open)."""
+    return sum(group[0].inference_steps for group in groups if group[0].image_seed is None)
+
+
+def render_each(jobs: Sequence[Job], cache: ModelCache, progress: bool | Progress,
                 downloads: Path) -> list[tuple[Job, list[Path]]]:
     """Every job with the files it wrote: its image, or its animation followed by the animation's frames."""
     groups = batch_groups(jobs)
-    text_steps = sum(group[0].inference_steps for group in groups if group[0].image_seed is None)
-    bar = Progress.start(text_steps, len(jobs), progress)
+    bar = progress if isinstance(progress, Progress) else Progress.start(text_steps(groups), len(jobs), progress)
     written: list[tuple[Job, list[Path]]] = []
     try:
         for group in groups:
