@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +20,7 @@ from dgenerate import __version__
 from dgenerate.backends import BACKENDS, Backend
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
-from dgenerate.errors import DgenerateError, UsageError
+from dgenerate.errors import DgenerateError, Terminated, UsageError
 from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
 from dgenerate.media.writers import ANIMATION_FORMATS
 from dgenerate.models.schedulers import SCHEDULER_NAMES, canonical_scheduler_name
@@ -116,6 +118,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "on the thread count, so configs record it. (default: PyTorch's choice, usually the number of cores)")
     add("--dry-run", action="store_true", help="Print the resolved jobs: every file a run would write, its size, job "
         "id and settings. Reads model configurations and image headers, loads no weights.")
+    add("--resume", action="store_true", help="Skip every image an earlier run with the same settings already wrote "
+        "into the output folder (recognised by the job id its config records: needs --output-configs or "
+        "--output-metadata, in both runs) and make the rest, under the names the first run would have used.")
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
 
@@ -285,6 +290,9 @@ def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Names
         check_axes(args.contact_sheet_axes, "--contact-sheet-axes")
     args.replay_note = note
     _check_backend(args)
+    if args.resume and not (args.output_configs or args.output_metadata):
+        raise UsageError("--resume recognises finished images by the job id their config records: add "
+                         "--output-configs or --output-metadata (the run being resumed needed one of them too)")
     return request_from_args(args), args
 
 
@@ -359,7 +367,7 @@ def _execute(request: RenderRequest, args: argparse.Namespace,
 
         check_gallery(Path(request.output.path))
     print(f"dgenerate: {describe_grid(request)}; seeds: {' '.join(map(str, request.seeds))}", file=sys.stderr)
-    written = _backend(args, backends).render(request)
+    written = _backend(args, backends).render(request, args.resume)
     if args.contact_sheet:
         from dgenerate.curate.contact_sheet import write_contact_sheets
 
@@ -400,9 +408,25 @@ def _run(argv: list[str]) -> int:
     return run_one(argv)
 
 
+def _stopped(stop: KeyboardInterrupt) -> str:
+    """The summary line of an interrupted run: what stopped it, how far it got, how to go on."""
+    what = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+    done, total = getattr(stop, "images_done", None), getattr(stop, "images_total", None)
+    if done is None or total is None:
+        return what
+    return (f"{what} after {done} of {total} images; every file written is complete. To make the rest, run the same "
+            "command again with --resume (it needs --output-configs or --output-metadata)")
+
+
+def _terminate(_signal: int, _frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("DGENERATE_DEBUG") == "1"
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
     try:
         return _run(argv)
     except DgenerateError as error:
@@ -410,15 +434,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"dgenerate: error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("dgenerate: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        print(f"dgenerate: {_stopped(stop)}", file=sys.stderr)
+        return 143 if isinstance(stop, Terminated) else 130
     except Exception as error:  # a bug or an unmapped library error: one line, the traceback behind --debug
         if debug:
             raise
         print(f"dgenerate: error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,16 @@ class MediaError(DgenerateError):
 
 class OutputError(DgenerateError):
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised where Ctrl-C raises KeyboardInterrupt so that every path that
+    finishes files on an interrupt runs for it too; the command line exits with 143 for it, 130 for Ctrl-C.
+
+    Not a DgenerateError: like KeyboardInterrupt it is a stop, not a mistake."""
+
+
+def interrupted_after(stop: BaseException, done: int, total: int) -> None:
+    """Note on an interrupt how far the work got, for the summary line; the first (innermost) note stands."""
+    if not hasattr(stop, "images_done"):
+        stop.images_done, stop.images_total = done, total  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ BACKENDS = ("local", "ray")
 
 
 class Backend(Protocol):
-    def render(self, request: RenderRequest) -> list[tuple[Job, list[Path]]]: ...
+    def render(self, request: RenderRequest, resume: bool = False) -> list[tuple[Job, list[Path]]]: ...
 
     def close(self) -> None: ...
 
@@ -29,13 +29,13 @@ class LocalBackend:
     def __init__(self, cache: ModelCache | None = None, progress: bool = True) -> None:
         self.cache, self.progress = cache, progress
 
-    def render(self, request: RenderRequest) -> list[tuple[Job, list[Path]]]:
+    def render(self, request: RenderRequest, resume: bool = False) -> list[tuple[Job, list[Path]]]:
         from dgenerate.models.cache import ModelCache
         from dgenerate.render.loop import render_with_jobs
 
         if self.cache is None:
             self.cache = ModelCache()
-        return render_with_jobs(request, self.cache, self.progress)
+        return render_with_jobs(request, self.cache, self.progress, resume)
 
     def close(self) -> None:
         self.cache = None

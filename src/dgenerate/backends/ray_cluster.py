@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dgenerate.errors import DgenerateError, UsageError
+from dgenerate.errors import DgenerateError, UsageError, interrupted_after
 from dgenerate.jobs import Job
 from dgenerate.plan import RenderRequest, batch_groups, plan
 from dgenerate.render.calls import Progress
@@ -188,18 +188,23 @@ class RayBackend:
             self.actors[kind] = [worker.remote(self.counter_name) for _ in range(count)]
         return self.actors[kind]
 
-    def render(self, request: RenderRequest) -> list[tuple[Job, list[Path]]]:
+    def render(self, request: RenderRequest, resume: bool = False) -> list[tuple[Job, list[Path]]]:
+        from dgenerate.render.loop import resumed
         from dgenerate.resolve import resolve
 
         self.connect()
         request = self.device(request)
         with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as downloads:
             jobs = resolve(plan(request), Path(downloads))
+        if resume:
+            jobs = resumed(jobs, self.progress)
+        if not jobs:
+            return []
         units, position = [], 0
         for group in batch_groups(jobs):
             units.append([(position + offset, job) for offset, job in enumerate(group)])
             position += len(group)
-        return self._run(jobs, units, self.pool(jobs[0].model.device))
+        return self._run(tuple(jobs), units, self.pool(jobs[0].model.device))
 
     def _run(self, jobs: tuple[Job, ...], units: list[list[tuple[int, Job]]],
              actors: list[Any]) -> list[tuple[Job, list[Path]]]:
@@ -225,7 +230,8 @@ class RayBackend:
                 for staged in staged_jobs:
                     results[staged.index] = self._written(jobs[staged.index], staged, bar)
                 self._tick(bar, base_steps)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
+            interrupted_after(stop, len(results), len(jobs))
             self.stop_workers()
             raise
         finally:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dgenerate.errors import interrupted_after
 from dgenerate.jobs import Job
 from dgenerate.models.cache import ModelCache
 from dgenerate.models.loader import LoadedModel
@@ -35,13 +37,27 @@ def render(work: RenderRequest | Sequence[Job], cache: ModelCache | None = None,
     return [path for _, paths in render_with_jobs(work, cache, progress) for path in paths]
 
 
-def render_with_jobs(work: RenderRequest | Sequence[Job], cache: ModelCache | None = None,
-                     progress: bool = True) -> list[tuple[Job, list[Path]]]:
-    """As `render`, each resolved job with the files it wrote (an animation, then its frames)."""
+def render_with_jobs(work: RenderRequest | Sequence[Job], cache: ModelCache | None = None, progress: bool = True,
+                     resume: bool = False) -> list[tuple[Job, list[Path]]]:
+    """As `render`, each resolved job with the files it wrote (an animation, then its frames). With `resume`, jobs
+    whose images an earlier run finished in the same folder are skipped (see `dgenerate.resume`)."""
     with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as folder:
         downloads = Path(folder)
         jobs = resolve(plan(work) if isinstance(work, RenderRequest) else work, downloads)
+        if resume:
+            jobs = resumed(jobs, progress)
         return render_each(jobs, ModelCache() if cache is None else cache, progress, downloads)
+
+
+def resumed(jobs: Sequence[Job], report: bool) -> tuple[Job, ...]:
+    """The unfinished jobs, saying how many were found finished."""
+    from dgenerate.resume import unfinished
+
+    left = tuple(unfinished(jobs))
+    if report:
+        print(f"dgenerate: --resume: {len(jobs) - len(left)} of {len(jobs)} images are already made; making the other "
+              f"{len(left)}", file=sys.stderr)
+    return left
 
 
 def text_steps(groups: Sequence[Sequence[Job]]) -> int:
@@ -56,14 +72,22 @@ def render_each(jobs: Sequence[Job], cache: ModelCache, progress: bool | Progres
     bar = progress if isinstance(progress, Progress) else Progress.start(text_steps(groups), len(jobs), progress)
     written: list[tuple[Job, list[Path]]] = []
     try:
-        for group in groups:
-            model = cache.get(group[0].model)
-            if group[0].image_seed is not None:
-                written.append((group[0], render_seeded(model, group[0], bar, downloads)))
-                continue
-            for job, image in zip(group, generate(model, group, bar), strict=True):
-                written.append((job, [write_image(job, image, model)]))
-                bar.image_done(written[-1][1][0])
+        _render_groups(groups, cache, bar, downloads, written)
+    except KeyboardInterrupt as stop:
+        interrupted_after(stop, len(written), len(jobs))
+        raise
     finally:
         bar.close()
     return written
+
+
+def _render_groups(groups: list[list[Job]], cache: ModelCache, bar: Progress, downloads: Path,
+                   written: list[tuple[Job, list[Path]]]) -> None:
+    for group in groups:
+        model = cache.get(group[0].model)
+        if group[0].image_seed is not None:
+            written.append((group[0], render_seeded(model, group[0], bar, downloads)))
+            continue
+        for job, image in zip(group, generate(model, group, bar), strict=True):
+            written.append((job, [write_image(job, image, model)]))
+            bar.image_done(written[-1][1][0])
