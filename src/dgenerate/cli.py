@@ -362,6 +362,9 @@ def _execute(request: RenderRequest, args: argparse.Namespace,
 
         print_dry_run(request)
         return
+    from dgenerate.render.outputs import check_output_folder
+
+    check_output_folder(Path(request.output.path), create=False)  # a wrong folder is a quick error, before any load
     if args.gallery:  # a page that cannot take this run's images is refused before any work
         from dgenerate.curate.gallery import check_gallery
 

@@ -190,12 +190,14 @@ class RayBackend:
 
     def render(self, request: RenderRequest, resume: bool = False) -> list[tuple[Job, list[Path]]]:
         from dgenerate.render.loop import resumed
+        from dgenerate.render.outputs import check_output_folders
         from dgenerate.resolve import resolve
 
         self.connect()
         request = self.device(request)
         with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as downloads:
             jobs = resolve(plan(request), Path(downloads))
+        check_output_folders(jobs)
         if resume:
             jobs = resumed(jobs, self.progress)
         if not jobs:

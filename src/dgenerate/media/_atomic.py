@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from pathlib import Path
 
 from dgenerate.errors import OutputError
+
+_FIXES = {
+    errno.ENOSPC: "the disk is full: free some space or choose another --output-path",
+    errno.EDQUOT: "the disk quota is used up: free some space or choose another --output-path",
+    errno.EROFS: "the file system is read-only: choose another --output-path",
+    errno.EACCES: "permission denied: choose a folder you can write to as --output-path",
+    errno.EPERM: "permission denied: choose a folder you can write to as --output-path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another --output-path",
+    errno.EEXIST: "a file of that name is in the way: remove it or choose another --output-path",
+}
+
+
+def why(error: BaseException) -> str:
+    """What an OSError means for the user, with the fix when there is one."""
+    code = getattr(error, "errno", None)
+    if code in _FIXES:
+        return _FIXES[code]
+    return str(getattr(error, "strerror", None) or error)
 
 
 def refuse_existing(path: Path, overwrite: bool) -> None:
@@ -20,7 +39,7 @@ def temp_path(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"cannot create output folder '{path.parent}': {error}") from error
+        raise OutputError(f"cannot create output folder '{path.parent}': {why(error)}") from error
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")
 
 

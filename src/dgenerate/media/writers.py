@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, get_args
 
 from dgenerate.errors import DgenerateError, MediaError, OutputError
-from dgenerate.media._atomic import discard, publish, refuse_existing, temp_path
+from dgenerate.media._atomic import discard, publish, refuse_existing, temp_path, why
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -28,8 +28,9 @@ class AnimationWriter:
     what the input said, 0 included, rounded once to the format's unit; mp4 always runs at ``fps``.
 
     The file is built under a hidden temporary name in the same folder and renamed into place on exit. If the
-    ``with`` body raises (KeyboardInterrupt included) the frames written so far are still finished into a playable
-    file before the exception goes on; with no frames nothing is left behind.
+    ``with`` body is interrupted (KeyboardInterrupt, SIGTERM) the frames written so far are still finished into a
+    playable file before the interrupt goes on; any other exception (a full disk, a failed frame) leaves nothing
+    behind, and neither do no frames.
     """
 
     def __init__(
@@ -57,7 +58,7 @@ class AnimationWriter:
         except BaseException as error:
             discard(self._temp)
             if isinstance(error, Exception):  # Ctrl-C and SystemExit go on as they are
-                raise OutputError(f"cannot write '{self.path}': {error}") from error
+                raise OutputError(f"cannot write '{self.path}': {why(error)}") from error
             raise
         return self
 
@@ -74,7 +75,7 @@ class AnimationWriter:
         try:
             self._encoder.add(frame if frame.mode == "RGB" else to_rgb(frame))
         except Exception as error:
-            raise OutputError(f"cannot encode frame {self.frames_written} into '{self.path}': {error}") from error
+            raise OutputError(f"cannot encode frame {self.frames_written} into '{self.path}': {why(error)}") from error
         self.frames_written += 1
 
     def __exit__(
@@ -83,8 +84,20 @@ class AnimationWriter:
         if error is None:
             self._finish()
             return
-        with contextlib.suppress(Exception):  # the body's exception is the one worth showing
-            self._finish()
+        if isinstance(error, KeyboardInterrupt):  # a stop keeps a playable file of the frames made so far
+            with contextlib.suppress(Exception):  # the interrupt is the one worth showing
+                self._finish()
+            return
+        self._abandon()  # an error leaves nothing half-written
+
+    def _abandon(self) -> None:
+        encoder, temp = self._encoder, self._temp
+        self._encoder = None
+        if encoder is not None:
+            with contextlib.suppress(Exception):
+                encoder.close()
+        if temp is not None:
+            discard(temp)
 
     def _finish(self) -> None:
         encoder, temp = self._encoder, self._temp
@@ -98,7 +111,7 @@ class AnimationWriter:
         except DgenerateError:
             raise
         except Exception as error:  # OSError, or PyAV's FFmpegError
-            raise OutputError(f"cannot finish writing '{self.path}': {error}") from error
+            raise OutputError(f"cannot finish writing '{self.path}': {why(error)}") from error
         finally:
             discard(temp)
 
@@ -137,6 +150,6 @@ def write_png(
         temp.write_bytes(encode_png(image, text_chunks))
         publish(temp, path, overwrite)
     except (OSError, ValueError) as error:
-        raise OutputError(f"cannot write '{path}': {error}") from error
+        raise OutputError(f"cannot write '{path}': {why(error)}") from error
     finally:
         discard(temp)

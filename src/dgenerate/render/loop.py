@@ -15,6 +15,7 @@ from dgenerate.models.loader import LoadedModel
 from dgenerate.plan import RenderRequest, batch_groups, plan
 from dgenerate.render.calls import Progress, call_pipeline, call_slots, write_image
 from dgenerate.render.image_seeds import render_seeded
+from dgenerate.render.outputs import check_output_folders
 from dgenerate.render.sdxl import generate_sdxl
 from dgenerate.resolve import resolve
 
@@ -44,6 +45,7 @@ def render_with_jobs(work: RenderRequest | Sequence[Job], cache: ModelCache | No
     with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as folder:
         downloads = Path(folder)
         jobs = resolve(plan(work) if isinstance(work, RenderRequest) else work, downloads)
+        check_output_folders(jobs)
         if resume:
             jobs = resumed(jobs, progress)
         return render_each(jobs, ModelCache() if cache is None else cache, progress, downloads)
