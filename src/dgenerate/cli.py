@@ -20,6 +20,7 @@ from dgenerate import __version__
 from dgenerate.backends import BACKENDS, Backend
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
+from dgenerate.downloads import allow
 from dgenerate.errors import DgenerateError, Terminated, UsageError
 from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
 from dgenerate.media.writers import ANIMATION_FORMATS
@@ -31,6 +32,9 @@ from dgenerate.plan import (
     DEFAULT_STRENGTH,
     MAX_BATCH_SIZE,
     MAX_CPU_THREADS,
+    MAX_GEN_SEEDS,
+    MAX_INFERENCE_STEPS,
+    MAX_SEED_VALUE,
     RenderRequest,
     check_cpu_threads,
     describe_grid,
@@ -121,6 +125,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("--resume", action="store_true", help="Skip every image an earlier run with the same settings already wrote "
         "into the output folder (recognised by the job id its config records: needs --output-configs or "
         "--output-metadata, in both runs) and make the rest, under the names the first run would have used.")
+    add("--allow-downloads", action="store_true", help="Let a batch or config read from standard input, or "
+        "--from-image, download image seed URLs and hub models (they download nothing otherwise): dgenerate "
+        "--allow-downloads < file. A command line typed by hand downloads without it.")
     add("--debug", action="store_true", help="Show tracebacks of errors.")
 
 
@@ -131,6 +138,9 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
         "either way. (default: local)")
     add("--ray-address", help="The Ray cluster for --backend ray: auto joins the running cluster (ray start), or "
         "host:port. (default: start a local Ray for this run and stop it at exit)")
+    add("--model-cache-memory", help="How much memory loaded models may hold, per device (and per Ray worker): a size "
+        "such as 12GB or 1.5GiB, or a share of the device's memory such as 40%%. A batch over many models lets the "
+        "least recently used go first. (default: 50%% of the RAM, or of a GPU's memory)")
     add("--workers", help="Ray workers for --backend ray, each with its own device and model cache. (default: one per "
         "GPU the cluster has with --device cuda, else 1)")
 
@@ -167,11 +177,11 @@ def _numbers(values: list[str] | None, option: str, kind: type, low: float, high
 
 def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
     if args.gen_seeds is not None:
-        (count,) = _numbers([args.gen_seeds], "--gen-seeds", int, 1)
+        (count,) = _numbers([args.gen_seeds], "--gen-seeds", int, 1, MAX_GEN_SEEDS)
         return random_seeds(count)
     if args.seeds is None:
         return random_seeds(1)
-    return _numbers(args.seeds, "--seeds", int, 0)
+    return _numbers(args.seeds, "--seeds", int, 0, MAX_SEED_VALUE)
 
 
 def _vae_spec(args: argparse.Namespace) -> VaeSpec | None:
@@ -228,7 +238,7 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         seeds=_seeds(args),
         prompts=tuple(parse_prompt(p) for p in args.prompts),
         guidance_scales=_numbers(args.guidance_scales, "--guidance-scales", float, 0.0),
-        inference_steps=_numbers(args.inference_steps, "--inference-steps", int, 1),
+        inference_steps=_numbers(args.inference_steps, "--inference-steps", int, 1, MAX_INFERENCE_STEPS),
         output_size=parse_size(args.output_size) if args.output_size else None,
         scheduler=canonical_scheduler_name(args.scheduler) if args.scheduler else None,
         output=OutputSpec(args.output_path, args.output_prefix, args.output_configs, args.output_metadata,
@@ -290,10 +300,17 @@ def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Names
         check_axes(args.contact_sheet_axes, "--contact-sheet-axes")
     args.replay_note = note
     _check_backend(args)
+    args.model_cache_memory = _cache_budget(args.model_cache_memory)
     if args.resume and not (args.output_configs or args.output_metadata):
         raise UsageError("--resume recognises finished images by the job id their config records: add "
                          "--output-configs or --output-metadata (the run being resumed needed one of them too)")
     return request_from_args(args), args
+
+
+def _cache_budget(text: str | None) -> int | float:
+    from dgenerate.models.budget import DEFAULT_SHARE, parse_budget
+
+    return DEFAULT_SHARE if text is None else parse_budget(text)
 
 
 def _check_backend(args: argparse.Namespace) -> None:
@@ -314,7 +331,7 @@ def _with_line(error: DgenerateError, line: int) -> DgenerateError:
     return located
 
 
-def run_batch(invocations: Sequence[Invocation]) -> int:
+def run_batch(invocations: Sequence[Invocation], allow_downloads: bool = False) -> int:
     """Every line is checked before any work starts; models load once and are shared by all lines.
 
     Each line is resolved just before it runs, so a line may use an image an earlier line wrote as its seed.
@@ -323,13 +340,17 @@ def run_batch(invocations: Sequence[Invocation]) -> int:
     for invocation in invocations:
         try:
             parsed.append((invocation.line, *parse_invocation(invocation.argv)))
+            if parsed[-1][2].allow_downloads:
+                raise UsageError("--allow-downloads is the user's to give, on the command line (dgenerate "
+                                 "--allow-downloads < file), not a batch's or config's")
         except DgenerateError as error:
             raise _with_line(error, invocation.line) from error
-    backends: dict[tuple[str, str | None, int | None], Backend] = {}
+    backends: dict[tuple[Any, ...], Backend] = {}
     try:
         for line, request, args in parsed:
             try:
-                _execute(request, args, backends)
+                with allow(allow_downloads):
+                    _execute(request, args, backends)
             except DgenerateError as error:
                 raise _with_line(error, line) from error
     finally:
@@ -338,23 +359,23 @@ def run_batch(invocations: Sequence[Invocation]) -> int:
     return 0
 
 
-def _backend(args: argparse.Namespace, backends: dict[tuple[str, str | None, int | None], Backend]) -> Backend:
+def _backend(args: argparse.Namespace, backends: dict[tuple[Any, ...], Backend]) -> Backend:
     """One backend per kind for a whole batch: one model cache, or one Ray session with its workers."""
-    key = (args.backend, args.ray_address, args.workers)
+    key = (args.backend, args.ray_address, args.workers, args.model_cache_memory)
     if key not in backends:
         if args.backend == "ray":
             from dgenerate.backends.ray_cluster import RayBackend
 
-            backends[key] = RayBackend(args.ray_address, args.workers)
+            backends[key] = RayBackend(args.ray_address, args.workers, cache_budget=args.model_cache_memory)
         else:
             from dgenerate.backends import LocalBackend
+            from dgenerate.models.cache import ModelCache
 
-            backends[key] = LocalBackend()
+            backends[key] = LocalBackend(ModelCache(budget=args.model_cache_memory))
     return backends[key]
 
 
-def _execute(request: RenderRequest, args: argparse.Namespace,
-             backends: dict[tuple[str, str | None, int | None], Backend]) -> None:
+def _execute(request: RenderRequest, args: argparse.Namespace, backends: dict[tuple[Any, ...], Backend]) -> None:
     if args.replay_note:
         print(f"dgenerate: {args.replay_note}", file=sys.stderr)
     if args.dry_run:
@@ -396,9 +417,10 @@ def run_one(argv: Sequence[str]) -> int:
     if inspected:
         return _inspect(inspected)
     request, args = parse_invocation(argv)
-    backends: dict[tuple[str, str | None, int | None], Backend] = {}
+    backends: dict[tuple[Any, ...], Backend] = {}
     try:
-        _execute(request, args, backends)
+        with allow(args.from_image is None or args.allow_downloads):  # an image from elsewhere is data
+            _execute(request, args, backends)
     finally:
         for backend in backends.values():
             backend.close()
@@ -406,8 +428,8 @@ def run_one(argv: Sequence[str]) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    if not argv and not sys.stdin.isatty():
-        return run_batch(read_invocations(sys.stdin.read()))
+    if set(argv) <= {"--allow-downloads", "--debug"} and not sys.stdin.isatty():
+        return run_batch(read_invocations(sys.stdin.read()), "--allow-downloads" in argv)
     return run_one(argv)
 
 

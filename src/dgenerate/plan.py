@@ -22,6 +22,10 @@ DEFAULT_INFERENCE_STEPS = 30
 DEFAULT_STRENGTH = 0.8  # --image-seed-strengths
 MAX_SEED = 99_999_999_999_999
 MAX_BATCH_SIZE = 64
+MAX_SEED_VALUE = 2**64 - 1  # what a torch.Generator can be seeded with
+MAX_GEN_SEEDS = 100_000
+MAX_INFERENCE_STEPS = 10_000
+MAX_SIDE = 16_384  # pixels, each side of an output size
 # More threads than cores is allowed (slow, but it regenerates a config made on a bigger machine exactly); a
 # thread count the C runtime cannot start crashes the process, so there is a ceiling.
 MAX_CPU_THREADS = 256
@@ -76,9 +80,13 @@ def parse_number(text: str, option: str, kind: type[int] | type[float], low: flo
         noun = "a whole number" if kind is int else "a number"
         raise UsageError(f"{option} {text!r} is not {noun}") from None
     if value < low or (high is not None and value > high):
-        bounds = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
+        bounds = f"at least {low:g}" if high is None else f"from {_shown(low)} to {_shown(high)}"
         raise UsageError(f"{option} {text!r} is out of range: use a value {bounds}")
     return value
+
+
+def _shown(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 def check_cpu_threads(threads: int) -> int:
@@ -96,6 +104,8 @@ def parse_size(text: str, option: str = "--output-size") -> tuple[int, int]:
     width, height = (int(parts[0]), int(parts[-1]))
     if width < 8 or height < 8:
         raise UsageError(f"{option} {text!r} is too small: each dimension must be at least 8")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise UsageError(f"{option} {text!r} is too large: each dimension must be at most {MAX_SIDE}")
     return width, height
 
 

@@ -24,6 +24,9 @@ from dgenerate.naming import format_number
 from dgenerate.plan import (
     DEFAULT_GUIDANCE_SCALE,
     DEFAULT_INFERENCE_STEPS,
+    MAX_BATCH_SIZE,
+    MAX_INFERENCE_STEPS,
+    MAX_SEED_VALUE,
     check_cpu_threads,
     parse_image_seed,
     parse_lora,
@@ -135,8 +138,8 @@ def _value(value: str | None, flag: str) -> str:
     return value
 
 
-def _int(low: int) -> Callable[[str, str], int]:
-    return lambda text, flag: int(parse_number(text, flag, int, low))
+def _int(low: int, high: int | None = None) -> Callable[[str, str], int]:
+    return lambda text, flag: int(parse_number(text, flag, int, low, high))
 
 
 def _float(low: float, high: float | None = None) -> Callable[[str, str], float]:
@@ -225,7 +228,8 @@ def _batch(name: str) -> Callable[[str], Option]:
     """--batch-size and --batch-slot are written only for batches, where they decide the call's shape."""
 
     def make(flag: str) -> Option:
-        option = _job_field(name, _text, _int(0 if name == "batch_slot" else 1))(flag)
+        limits = (0, MAX_BATCH_SIZE - 1) if name == "batch_slot" else (1, MAX_BATCH_SIZE)
+        option = _job_field(name, _text, _int(*limits))(flag)
         return replace(option, get=lambda job: str(getattr(job, name)) if job.batch_size > 1 else None)
 
     return make
@@ -268,9 +272,9 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--batch-slot", _batch("batch_slot")),
     ("--sdxl-high-noise-fractions", _job_field("high_noise_fraction", _number, _float(0.0, 1.0))),
     ("--prompts", _prompt),
-    ("--seeds", _job_field("seed", _text, _int(0))),
+    ("--seeds", _job_field("seed", _text, _int(0, MAX_SEED_VALUE))),
     ("--guidance-scales", _job_field("guidance_scale", _number, _float(0.0))),
-    ("--inference-steps", _job_field("inference_steps", _text, _int(1))),
+    ("--inference-steps", _job_field("inference_steps", _text, _int(1, MAX_INFERENCE_STEPS))),
     ("--output-configs", _switch("output", "configs")),
     ("--output-metadata", _switch("output", "metadata")),
 )

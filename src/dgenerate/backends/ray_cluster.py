@@ -19,6 +19,7 @@ from typing import Any
 
 from dgenerate.errors import DgenerateError, UsageError, interrupted_after
 from dgenerate.jobs import Job
+from dgenerate.models.budget import DEFAULT_SHARE
 from dgenerate.plan import RenderRequest, batch_groups, plan
 from dgenerate.render.calls import Progress
 
@@ -85,10 +86,10 @@ class RemoteProgress(Progress):
 class RenderWorker:
     """A Ray actor owning one device and a model cache: each model loads once per worker, whatever it is given."""
 
-    def __init__(self, counter: str) -> None:
+    def __init__(self, counter: str, cache_budget: int | float) -> None:
         from dgenerate.models.cache import ModelCache
 
-        self.cache = ModelCache()
+        self.cache = ModelCache(budget=cache_budget)
         self.counter_name = counter  # a name, not a handle: Ray restarts a worker only from arguments kept inline
         self.loads = 0
 
@@ -147,9 +148,11 @@ class RayBackend:
     """Jobs rendered by `workers` actors on the Ray cluster at `address` (None: a local Ray for this backend's life;
     'auto': the running cluster). A Ray already started in this process is used as it is, and left running."""
 
-    def __init__(self, address: str | None = None, workers: int | None = None, progress: bool = True) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None, progress: bool = True,
+                 cache_budget: int | float = DEFAULT_SHARE) -> None:
         self.ray = require_ray()
         self.address, self.workers, self.progress = address, workers, progress
+        self.cache_budget = cache_budget
         self.started = False
         self.counter: Any = None
         self.counter_name = ""
@@ -185,7 +188,7 @@ class RayBackend:
                 self.counter = self.ray.remote(StepCounter).options(num_cpus=0, name=self.counter_name).remote()
             worker = self.ray.remote(RenderWorker).options(
                 num_cpus=1, num_gpus=1 if kind == "gpu" else 0, max_restarts=RESTARTS, max_task_retries=RESTARTS)
-            self.actors[kind] = [worker.remote(self.counter_name) for _ in range(count)]
+            self.actors[kind] = [worker.remote(self.counter_name, self.cache_budget) for _ in range(count)]
         return self.actors[kind]
 
     def render(self, request: RenderRequest, resume: bool = False) -> list[tuple[Job, list[Path]]]:

@@ -43,7 +43,7 @@ def given_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[
 
 def replay(make_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]) -> Replay:
     given = given_options(make_parser(), argv)
-    image = Path(str(given.pop("from_image")))
+    image = Path(str(given["from_image"]))
     record = read_record(image)
     if record.config is not None:
         from dgenerate.reproduce import job_arguments, read_config

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from dgenerate.errors import MediaError
+from dgenerate.errors import MediaError, UsageError
 from dgenerate.media._atomic import discard, temp_path
 
 _USER_AGENT = "dgenerate (image seed download)"
@@ -27,6 +27,10 @@ def fetch(url: str, cache_dir: Path, timeout: float = 60.0) -> Path:
     target = Path(cache_dir) / _cache_name(url)
     if target.is_file():
         return target
+    from dgenerate.downloads import HOW, allowed
+
+    if not allowed():
+        raise UsageError(f"'{url}' is an address to download from; {HOW}")
     temp = temp_path(target)
     try:
         _download(url, temp, timeout)

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dgenerate.downloads import HOW, allowed
 from dgenerate.errors import ModelError, ModelNotFoundError
 from dgenerate.jobs import ModelSpec
 
@@ -108,6 +109,8 @@ def _from_hub(fetch: Callable[..., str], option: str, repo: str, revision: str |
     except missing as error:
         if _offline():
             raise _repo_not_found(option, repo, revision, "HF_HUB_OFFLINE is set") from error
+        if not allowed():
+            raise _repo_not_found(option, repo, revision, HOW) from error
     except Exception as error:
         raise ModelError(f"{option} {repo!r}: its files in the Hugging Face cache cannot be read ({first_line(error)})"
                          f"; fetch them again with `{_fetch_command(repo, revision)} --force-download`") from error

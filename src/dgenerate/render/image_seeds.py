@@ -18,20 +18,19 @@ from dgenerate.render.calls import Progress, call_pipeline, write_image
 from dgenerate.render.sdxl import high_noise_fraction, micro_conditioning
 from dgenerate.resolve import denoising_steps
 
-_DERIVED: dict[tuple[int, str], tuple[Any, Any]] = {}
-
 
 def derived_pipeline(base: Any, kind: str) -> Any:
-    """`base`'s img2img or inpainting pipeline, sharing its loaded components; made once per pipeline."""
-    key = (id(base), kind)
-    if key not in _DERIVED:
+    """`base`'s img2img or inpainting pipeline, sharing its loaded components; made once per pipeline and kept on
+    it, so that it goes when the model leaves the cache."""
+    derived = base.__dict__.setdefault("_dgenerate_derived", {})
+    if kind not in derived:
         from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
 
         factory = AutoPipelineForInpainting if kind == "inpaint" else AutoPipelineForImage2Image
         pipeline = factory.from_pipe(base)
         pipeline.set_progress_bar_config(disable=True)
-        _DERIVED[key] = (base, pipeline)  # holding the base keeps its id from being reused
-    return _DERIVED[key][1]
+        derived[kind] = pipeline
+    return derived[kind]
 
 
 def _local(path: str, downloads: Path) -> Path:
