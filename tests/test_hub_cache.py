@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,27 @@ def test_a_corrupt_cache_says_what_it_is_not_model_not_found(run_cli: RunCli, ti
                            "be read (It looks like the config file at ")
     assert "is not a valid JSON file" in line and "`hf download acme/corrupt --force-download`" in line
     assert "not on disk" not in line and not list(tmp_path.iterdir())
+
+
+def test_a_repository_that_cannot_be_reached_is_not_called_a_cache_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Libraries report "not cached and no network" as a bare OSError; only an error with an errno is the disk's."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from dgenerate.errors import ModelError, ModelNotFoundError
+    from dgenerate.models.paths import _from_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def fetch(failure: Exception) -> Callable[..., str]:
+        def attempt(local_files_only: bool = False) -> str:
+            if local_files_only:
+                raise LocalEntryNotFoundError("not in the cache")
+            raise failure
+
+        return attempt
+
+    with pytest.raises(ModelNotFoundError, match="is not on disk or in the Hugging Face cache"):
+        _from_hub(fetch(OSError("Cannot load model x: the model is not fully cached locally")), "model_path", "x/y",
+                  None)
+    with pytest.raises(ModelError, match="could not be written into the Hugging Face cache"):
+        _from_hub(fetch(OSError(28, "No space left on device")), "model_path", "x/y", None)

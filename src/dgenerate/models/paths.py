@@ -117,7 +117,9 @@ def _from_hub(fetch: Callable[..., str], option: str, repo: str, revision: str |
     try:
         return Path(fetch())
     except Exception as error:
-        if isinstance(error, OSError) and not isinstance(error, (*missing, *_unreachable_errors())):
+        # A disk that fails has an errno; libraries report an unreachable or missing repository as a bare OSError.
+        disk = isinstance(error, OSError) and error.errno is not None
+        if disk and not isinstance(error, (*missing, *_unreachable_errors())):
             raise ModelError(f"{option} {repo!r} could not be written into the Hugging Face cache "
                              f"({first_line(error)}); check the cache folder (HF_HOME) or fetch it with "
                              f"`{_fetch_command(repo, revision)}`") from error
