@@ -127,3 +127,15 @@ def test_cpu_threads_past_the_ceiling_is_an_argument_error_in_a_config_too(tmp_p
         "dgenerate: error: line 4: --cpu-threads 1000000 is out of range: use 1 to 256 (this machine has "
         f"{__import__('os').cpu_count()} logical CPUs)"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_job_words_are_a_command_line_that_reads_back_to_the_job(tiny_model: Path, tmp_path: Path) -> None:
+    from dgenerate.cli import parse_invocation
+    from dgenerate.reproduce import job_words
+
+    argv = [str(tiny_model), "--device", "cpu", "--prompts", "-a circle; -blue", "--seeds", "4", "-o", str(tmp_path)]
+    (job,) = dgenerate.resolve(dgenerate.plan(parse_invocation(argv)[0]))
+    words = job_words(job)
+    assert "--prompts=-a circle; -blue" in words, "a value that starts with '-' stays a value"
+    (again,) = dgenerate.resolve(dgenerate.plan(parse_invocation([*words, "-o", str(tmp_path)])[0]))
+    assert again == job

@@ -16,7 +16,7 @@ from dgenerate.jobs import Job
 from dgenerate.media.info import MediaInfo
 from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.plan import RenderRequest, describe_grid, plan
-from dgenerate.reproduce import job_arguments
+from dgenerate.reproduce import job_words
 from dgenerate.resolve import Resolver
 
 
@@ -82,10 +82,8 @@ def _animation_line(job: Job, info: MediaInfo, names: _Names, head: str) -> str:
 
 
 def _command(job: Job) -> str:
-    words = ["dgenerate", job.model.path]
-    for flag, value in job_arguments(job):
-        words += [flag] if value is None else [flag, value]
-    words += ["--output-path", job.output.path] + (["--output-prefix", job.output.prefix] if job.output.prefix else [])
+    words = ["dgenerate", *job_words(job), "--output-path", job.output.path]
+    words += ["--output-prefix", job.output.prefix] if job.output.prefix else []
     return shlex.join(words)
 
 

@@ -293,6 +293,18 @@ def job_arguments(job: Job) -> list[tuple[str, str | None]]:
     return arguments
 
 
+def job_words(job: Job) -> list[str]:
+    """The model path and options that regenerate `job`, as command-line words; a value that starts with '-' (a
+    prompt, say) is joined to its option, `--prompts=-x`, so that it stays a value."""
+    words = [job.model.path]
+    for flag, value in job_arguments(job):
+        if value is None:
+            words.append(flag)
+        else:
+            words += [f"{flag}={value}"] if value.startswith("-") else [flag, value]
+    return words
+
+
 def _quote(value: str) -> str:
     return shlex.quote(escape_variables(value))
 

@@ -91,7 +91,6 @@ class RenderWorker:
 
         self.cache = ModelCache(budget=cache_budget)
         self.counter_name = counter  # a name, not a handle: Ray restarts a worker only from arguments kept inline
-        self.loads = 0
 
     def render(self, unit: list[tuple[int, Job]]) -> list[Staged]:
         from dgenerate.render.loop import render_each
@@ -101,14 +100,13 @@ class RenderWorker:
             downloads = Path(folder) / "downloads"
             downloads.mkdir()
             jobs = [replace(job, output=replace(job.output, path=str(staging))) for _, job in unit]
-            self.loads += sum(1 for model in {job.model for job in jobs} if model not in self.cache)
             counter = require_ray().get_actor(self.counter_name)
             progress = RemoteProgress(bar=None, images=0, enabled=False, counter=counter)
             written = render_each(jobs, self.cache, progress, downloads)
             return [_staged(index, paths) for (index, _), (_, paths) in zip(unit, written, strict=True)]
 
     def models_loaded(self) -> int:
-        return self.loads
+        return self.cache.loads
 
 
 def _staged(index: int, paths: list[Path]) -> Staged:

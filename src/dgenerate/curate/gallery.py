@@ -27,12 +27,9 @@ _MARK = '<meta name="generator" content="dgenerate gallery">'
 
 def command(job: Job, output_path: str = "regenerated") -> str:
     """The shell command that makes `job`'s image alone, byte-identical (into `output_path`)."""
-    from dgenerate.reproduce import job_arguments
+    from dgenerate.reproduce import job_words
 
-    words = ["dgenerate", job.model.path]
-    for flag, text in job_arguments(job):
-        words += [flag] if text is None else [flag, text]
-    return shlex.join([*words, "--output-path", output_path])
+    return shlex.join(["dgenerate", *job_words(job), "--output-path", output_path])
 
 
 def entry(job: Job, paths: Sequence[Path]) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dgenerate.errors import ConfigError, UsageError
+from dgenerate.jobs import Job
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES
 from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK
 
@@ -155,8 +156,8 @@ def describe(record: ImageRecord) -> str:
     return "\n".join(parts) + "\n"
 
 
-def recorded_config(record: ImageRecord) -> str:
-    """The config text of a record, checked to describe exactly one image."""
+def recorded_job(record: ImageRecord) -> Job:
+    """The one Job a record's config describes, read through the strict config table."""
     from dgenerate.reproduce import read_config
 
     assert record.config is not None
@@ -167,4 +168,4 @@ def recorded_config(record: ImageRecord) -> str:
     if len(jobs) != 1:
         raise ConfigError(f"--from-image '{record.path}' holds {len(jobs)} invocations; replay one image's config, "
                           "or run the file as a batch: dgenerate < file")
-    return record.config
+    return jobs[0]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dgenerate.curate.metadata import a1111_arguments, parse_a1111, read_record, recorded_config
+from dgenerate.curate.metadata import a1111_arguments, parse_a1111, read_record, recorded_job
 from dgenerate.errors import UsageError
 
 # Options that replace each other when either is given.
@@ -30,15 +30,11 @@ class Replay:
 
 
 def given_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, object]:
-    """The destinations and values of the options `argv` gives explicitly (defaults left out)."""
-    defaults = {action.dest: action.default for action in parser._actions}
-    try:
-        for action in parser._actions:
-            action.default = argparse.SUPPRESS
-        return dict(vars(parser.parse_args(list(argv))))
-    finally:
-        for action in parser._actions:
-            action.default = defaults[action.dest]
+    """The destinations and values of the options `argv` gives explicitly (defaults left out); `parser` is a fresh
+    one, as its defaults are suppressed for this."""
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return dict(vars(parser.parse_args(list(argv))))
 
 
 def replay(make_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str]) -> Replay:
@@ -46,11 +42,9 @@ def replay(make_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[st
     image = Path(str(given["from_image"]))
     record = read_record(image)
     if record.config is not None:
-        from dgenerate.reproduce import job_arguments, read_config
+        from dgenerate.reproduce import job_words
 
-        (job,) = read_config(recorded_config(record))
-        # --flag=value keeps a value that starts with '-' (a prompt, say) a value
-        base = [job.model.path, *(flag if text is None else f"{flag}={text}" for flag, text in job_arguments(job))]
+        base = job_words(recorded_job(record))
         note = ""
     elif record.parameters is not None:
         mapped = a1111_arguments(parse_a1111(record.parameters))
