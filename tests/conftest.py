@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny random SD and SDXL pipelines, LoRAs and checkpoints built once per session, and an
+"""Shared fixtures: tiny random SD, SDXL, SD3 and Flux pipelines, LoRAs and checkpoints built once per session, and an
 in-process CLI runner."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dgenerate.cli import main
+from tests.tiny_flow_models import build_tiny_flux, build_tiny_sd3
 from tests.tiny_models import build_tiny_sd, build_tiny_sdxl, build_tiny_sdxl_refiner, save_lora, write_single_file
 
 
@@ -45,6 +46,35 @@ def sdxl_lora(tiny_sdxl: Path) -> Path:
     from diffusers import StableDiffusionXLPipeline
 
     return save_lora(StableDiffusionXLPipeline, tiny_sdxl, "sdxl")
+
+
+@pytest.fixture(scope="session")
+def tiny_flux(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_flux(tmp_path_factory.mktemp("tiny-flux") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_flux_fill(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_flux(tmp_path_factory.mktemp("tiny-flux-fill") / "model", fill=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_sd3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_sd3(tmp_path_factory.mktemp("tiny-sd3") / "model")
+
+
+@pytest.fixture(scope="session")
+def flux_lora(tiny_flux: Path) -> Path:
+    from diffusers import FluxPipeline
+
+    return save_lora(FluxPipeline, tiny_flux, "flux", "transformer")
+
+
+@pytest.fixture(scope="session")
+def sd3_lora(tiny_sd3: Path) -> Path:
+    from diffusers import StableDiffusion3Pipeline
+
+    return save_lora(StableDiffusion3Pipeline, tiny_sd3, "sd3", "transformer")
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,8 @@ def test_help_lists_every_documented_option() -> None:
     (["m", "--no-such-option"], "unrecognized"),
     (["m", "--vae", "Autoencoder;x"], "--vae 'Autoencoder;x'"),
     (["m", "--lora", "x;big"], "--lora 'x;big'"),
-    (["m", "--sdxl-refiner", "r"], "--sdxl-refiner needs --model-type torch-sdxl"),
+    (["m", "--model-type", "torch", "--sdxl-refiner", "r"],
+     "--sdxl-refiner needs an SDXL model, not --model-type torch"),
     (["m", "--batch-size", "0"], "--batch-size"),
     (["--prompts", "x"], "model_path"),
 ])

@@ -54,3 +54,17 @@ def test_curation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, mon
     replayed = run_cli("--from-image", str(first), "--output-path", str(tmp_path / "again"))
     assert replayed.code == 0, replayed.err
     assert (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()
+
+
+def test_flux_example(run_cli: RunCli, tiny_flux: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As written, on the tiny Flux model at 32x16 and 2 steps: the model type is read from the folder."""
+    argv = readme_example("flux")
+    assert argv[0] == "./FLUX.1-dev"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_flux), *argv[1:], "--device", "cpu", "--output-size", "32x16", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    configs = sorted((tmp_path / "flux").glob("*.dgen"))
+    assert len(configs) == 4 and len(list((tmp_path / "flux").glob("*.png"))) == 4
+    texts = [config.read_text() for config in configs]
+    assert all("--model-type torch-flux" in text and "--dtype bfloat16" in text for text in texts)
+    assert sorted(text.count("--true-guidance-scales 4") for text in texts) == [0, 0, 1, 1]

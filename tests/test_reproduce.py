@@ -104,7 +104,7 @@ def test_the_job_id_is_recorded_and_names_the_pixels() -> None:
     (("--seeds 1", "--seeds 1 2"), "line 4: --seeds is followed by '2', which is no option; a config holds one "
                                    "value per option"),
     (("--seeds 1", "--no-such 3 --seeds 1"), "line 4: '--no-such' is not an option a config holds"),
-    (("--dtype float32", "--dtype float8"), "line 4: --dtype 'float8' is not one of: float16, float32, auto"),
+    (("--dtype float32", "--dtype float8"), "line 4: --dtype 'float8' is not one of: float16, bfloat16, float32, auto"),
     (("--cpu-threads 1", "--cpu-threads 1000000"), "line 4: --cpu-threads 1000000 is out of range: use 1 to 256"),
     (("--inference-steps 3", "--inference-steps 0"), "line 4: --inference-steps '0' is out of range"),
     (("--scheduler DDIMScheduler", "--scheduler Nope"), "line 4: --scheduler 'Nope' is not a known scheduler"),

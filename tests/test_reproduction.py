@@ -41,6 +41,8 @@ class Kind:
     argv: Callable[[Fixtures], list[str]]
     batches: bool = True
     steps: int = 3
+    seed_size: tuple[int, int] = (72, 48)  # the 72x48 image seed at the model's size multiple (16 for SD3 and Flux)
+    prompt: str = "a red circle; blue"
 
 
 def _sd(*options: str) -> Callable[[Fixtures], list[str]]:
@@ -55,14 +57,23 @@ def _refined(fixture: Fixtures) -> list[str]:
     return [*_sdxl(fixture), "--sdxl-refiner", str(fixture("tiny_refiner")), "--sdxl-high-noise-fractions", "0.6"]
 
 
-def _seeded(name: str) -> Callable[[Fixtures], list[str]]:
+def _seeded(name: str, model: str = "tiny_model") -> Callable[[Fixtures], list[str]]:
     def argv(fixture: Fixtures) -> list[str]:
         inputs = fixture("contract_inputs")
         seed = {"img2img": f"{inputs / 'seed.png'}", "inpainting": f"{inputs / 'seed.png'};{inputs / 'mask.png'}",
                 "animation": f"{inputs / 'clip.mp4'}"}[name]
-        return [str(fixture("tiny_model")), "--image-seeds", seed, "--image-seed-strengths", "0.6"]
+        return [str(fixture(model)), "--image-seeds", seed, "--image-seed-strengths", "0.6"]
 
     return argv
+
+
+def _flux(*options: str) -> Callable[[Fixtures], list[str]]:
+    """Flux pipelines default to 1024x1024 whatever the model; the tiny one runs at 32x32."""
+    return lambda fixture: [str(fixture("tiny_flux")), "--output-size", "32", *options]
+
+
+def _sd3(*options: str) -> Callable[[Fixtures], list[str]]:
+    return lambda fixture: [str(fixture("tiny_sd3")), *options]
 
 
 KINDS = [
@@ -79,9 +90,25 @@ KINDS = [
     # PNDM plans its Runge-Kutta warm-up over 4 steps when the model's configuration does not skip it.
     *(Kind(f"scheduler-{name}", _sd("--scheduler", name), steps=4 if name == "PNDMScheduler" else 3)
       for name in SCHEDULER_NAMES),
+    # Stable Diffusion 3 and Flux (their model type is read from the folder)
+    Kind("sd3", _sd3()),
+    Kind("sd3-no-t5", _sd3("--no-t5", "--max-sequence-length", "77")),
+    Kind("sd3-heun", _sd3("--scheduler", "FlowMatchHeunDiscreteScheduler")),
+    Kind("sd3-lora", lambda fixture: _sd3("--lora", f"{fixture('sd3_lora')};0.7")(fixture)),
+    Kind("sd3-vae", lambda fixture: _sd3("--vae", f"AutoencoderKL;{fixture('other_flow_vae')}")(fixture)),
+    Kind("flux", _flux("--model-type", "torch-flux")),
+    Kind("flux-true-guidance", _flux("--true-guidance-scales", "3", "--max-sequence-length", "64")),
+    Kind("flux-lcm", _flux("--scheduler", "FlowMatchLCMScheduler")),
+    Kind("flux-lora", lambda fixture: _flux("--lora", f"{fixture('flux_lora')};0.7")(fixture)),
+    Kind("flux-bfloat16", _flux("--dtype", "bfloat16")),
+    Kind("sd3-img2img", _seeded("img2img", "tiny_sd3"), batches=False, seed_size=(80, 48)),
+    Kind("sd3-inpainting", _seeded("inpainting", "tiny_sd3"), batches=False, seed_size=(80, 48)),
+    Kind("flux-img2img", _seeded("img2img", "tiny_flux"), batches=False, seed_size=(80, 48)),
+    Kind("flux-inpainting", _seeded("inpainting", "tiny_flux"), batches=False, seed_size=(80, 48)),
+    Kind("flux-fill", _seeded("inpainting", "tiny_flux_fill"), batches=False, seed_size=(80, 48),
+         prompt="a red circle"),  # Flux Fill reads no negative prompt
 ]
-COMMON = ("--device", "cpu", "--cpu-threads", "1", "--prompts", "a red circle; blue", "--output-configs",
-          "--output-metadata")
+COMMON = ("--device", "cpu", "--cpu-threads", "1", "--output-configs", "--output-metadata")
 SEEDS = ("--seeds", "11", "22", "33", "44")
 
 
@@ -108,6 +135,19 @@ def other_vae(tmp_path_factory: pytest.TempPathFactory) -> Path:
     diffusers.AutoencoderKL(block_out_channels=(8, 16, 16, 16), layers_per_block=1, norm_num_groups=8,
                             down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                             sample_size=64).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def other_flow_vae(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another 16-channel VAE of the tiny SD3 and Flux models' shape (SD3's shift and scaling)."""
+    import torch
+
+    from tests.tiny_flow_models import tiny_flow_vae
+
+    torch.manual_seed(6)
+    folder = tmp_path_factory.mktemp("other-flow-vae")
+    tiny_flow_vae(shift_factor=0.0609, scaling_factor=1.5035).save_pretrained(folder)
     return folder
 
 
@@ -163,7 +203,8 @@ def _assert_round_trip(job: Job, written_config: Path) -> None:
 def test_text_to_image_kinds_keep_the_contract(kind: Kind, batch_size: int, request: pytest.FixtureRequest,
                                                run_cli: RunCli, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = [*kind.argv(request.getfixturevalue), *COMMON, "--inference-steps", str(kind.steps), *SEEDS,
+    argv = [*kind.argv(request.getfixturevalue), *COMMON, "--prompts", kind.prompt, "--inference-steps",
+            str(kind.steps), *SEEDS,
             "--batch-size", str(batch_size)]
     request_ = _request([*argv, "-o", str(tmp_path / "run")])
     jobs = dgenerate.resolve(dgenerate.plan(request_))
@@ -186,20 +227,25 @@ def test_text_to_image_kinds_keep_the_contract(kind: Kind, batch_size: int, requ
 @pytest.mark.parametrize("kind", [kind for kind in KINDS if not kind.batches], ids=lambda kind: kind.name)
 def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureRequest, run_cli: RunCli,
                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = [*kind.argv(request.getfixturevalue), *COMMON, "--inference-steps", str(kind.steps), "--seeds", "11",
+    argv = [*kind.argv(request.getfixturevalue), *COMMON, "--prompts", kind.prompt, "--inference-steps",
+            str(kind.steps), "--seeds", "11",
             "--batch-size", "4"]
     (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
-    assert job.image_seed is not None and job.image_seed.size == (72, 48) and job.batch_size == 1
+    assert job.image_seed is not None and job.image_seed.size == kind.seed_size and job.batch_size == 1
     (png,) = dgenerate.render([job], _CACHE)
+    assert Image.open(png).size == kind.seed_size
     _assert_round_trip(job, png.with_suffix(".dgen"))
     (again,) = _regenerated_from_config(png.with_suffix(".dgen"), tmp_path / "config", monkeypatch)
     assert _pixels(again) == _pixels(png)
     assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
 
 
+@pytest.mark.parametrize("model", ["tiny_model", "tiny_flux"])
 def test_an_animation_and_each_of_its_frames_keep_the_contract(
-        request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = [*_seeded("animation")(request.getfixturevalue), *COMMON, "--inference-steps", "3", "--seeds", "11"]
+        model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [*_seeded("animation", model)(request.getfixturevalue), *COMMON, "--prompts", "a red circle; blue",
+            "--inference-steps", "3", "--seeds", "11"]
     (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
     animation, *frames = dgenerate.render([job], _CACHE)
     assert animation.suffix == ".mp4" and [frame.stem[-8:] for frame in frames] == ["_frame_0", "_frame_1", "_frame_2"]

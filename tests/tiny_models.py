@@ -134,19 +134,22 @@ def build_tiny_sdxl_refiner(folder: Path, base: Path | None = None, seed: int = 
     return folder
 
 
-def save_lora(pipeline_class: Any, folder: Path, name: str) -> Path:
-    """A LoRA on the UNet's attention projections with random (non-zero) A and B, as a trained one has."""
+def save_lora(pipeline_class: Any, folder: Path, name: str, component: str = "unet") -> Path:
+    """A LoRA on the attention projections of the UNet (or an SD3 or Flux transformer) with random (non-zero) A and B,
+    as a trained one has."""
     import torch
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft import LoraConfig, get_peft_model_state_dict
 
     torch.manual_seed(3)
     pipeline = pipeline_class.from_pretrained(folder)
-    pipeline.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
-                                         target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipeline.unet))
+    denoiser = getattr(pipeline, component)
+    denoiser.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                    target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(denoiser))
     out = folder.parent / f"{name}-lora"
-    pipeline_class.save_lora_weights(out, unet_lora_layers=layers, weight_name=f"{name}_lora.safetensors")
+    weight_name = f"{name}_lora.safetensors"
+    pipeline_class.save_lora_weights(out, **{f"{component}_lora_layers": layers}, weight_name=weight_name)
     return out / f"{name}_lora.safetensors"
 
 

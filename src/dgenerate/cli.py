@@ -22,9 +22,20 @@ from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.downloads import allow
 from dgenerate.errors import DgenerateError, Terminated, UsageError
-from dgenerate.jobs import DTYPES, MODEL_TYPES, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
+from dgenerate.jobs import (
+    AUTO_MODEL_TYPE,
+    DTYPES,
+    MODEL_TYPES,
+    OFFLOAD_MODES,
+    LoraSpec,
+    ModelSpec,
+    OutputSpec,
+    RefinerSpec,
+    VaeSpec,
+)
 from dgenerate.media.writers import ANIMATION_FORMATS
-from dgenerate.models.schedulers import SCHEDULER_NAMES, canonical_scheduler_name
+from dgenerate.models.families import MAX_SEQUENCE_LENGTH
+from dgenerate.models.schedulers import FLOW_SCHEDULER_NAMES, SCHEDULER_NAMES, canonical_scheduler_name
 from dgenerate.naming import format_number
 from dgenerate.plan import (
     DEFAULT_GUIDANCE_SCALE,
@@ -61,7 +72,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("model_path", nargs="?", help="huggingface model repository slug, path to a folder on disk, "
         "path to a .ckpt or .safetensors file, or builtin:shapes (the model that ships with dgenerate).")
-    add("--model-type", default="torch", choices=MODEL_TYPES, help="torch or torch-sdxl. (default: torch)")
+    add("--model-type", default=AUTO_MODEL_TYPE, choices=(AUTO_MODEL_TYPE, *MODEL_TYPES), help="torch (Stable "
+        "Diffusion 1.x/2.x), torch-sdxl, torch-sd3 (Stable Diffusion 3.x) or torch-flux. (default: auto, read from "
+        "the model's model_index.json, or from a checkpoint's weights)")
     add("--revision", help='Model revision (git branch / tag) on the Hugging Face hub. (default: "main")')
     add("--variant", help='Load weights from "variant" file names, e.g. "fp16".')
     add("--subfolder", help="Main model subfolder in a repository or folder.")
@@ -75,7 +88,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--lora-weight-name", help="LoRA file name inside a repository or folder.")
     add("--lora-revision", help="LoRA revision on the Hugging Face hub.")
     add("--lora-subfolder", help="LoRA subfolder in a repository or folder.")
-    add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}. (default: the model's own)")
+    add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}; for torch-sd3 and torch-flux: "
+        f"{', '.join(FLOW_SCHEDULER_NAMES)}. (default: the model's own)")
     add("--sdxl-refiner", help="Stable Diffusion XL (torch-sdxl) refiner model path.")
     add("--sdxl-refiner-revision", help="SDXL refiner revision.")
     add("--sdxl-refiner-variant", help="SDXL refiner weights variant, defaults to --variant.")
@@ -84,6 +98,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--sdxl-original-size", help="SDXL micro-conditioning original size WIDTHxHEIGHT. (default: --output-size)")
     add("--sdxl-target-size", help="SDXL micro-conditioning target size WIDTHxHEIGHT. (default: --output-size)")
     add("--safety-checker", action="store_true", help="Load the model's safety checker (off by default).")
+    add("--no-t5", action="store_true", help="torch-sd3: load Stable Diffusion 3 without its T5 text encoder, which "
+        "saves several GB of memory (prompts are read by the two CLIP encoders only; the images change).")
+    add("--offload", choices=OFFLOAD_MODES, help="Keep the model in CPU memory and move it to the GPU a model at a "
+        "time (model) or a layer at a time (sequential, least memory, slowest): diffusers' CPU offload, for models "
+        "larger than the GPU. Needs --device cuda. (default: the whole model on the device)")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +131,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         f"(default: {format_number(DEFAULT_STRENGTH)})")
     add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],
         help=f"Guidance scales to try. (default: {format_number(DEFAULT_GUIDANCE_SCALE)})")
+    add("-tgs", "--true-guidance-scales", nargs="*", help="torch-flux: true classifier-free guidance scales to try, "
+        "which make Flux read the negative prompt (two model passes a step); 1 turns it off. --guidance-scales is "
+        "Flux's embedded (distilled) guidance. (default: 1)")
+    add("--max-sequence-length", help=f"torch-sd3 and torch-flux: prompt tokens the T5 encoder reads, 1 to "
+        f"{MAX_SEQUENCE_LENGTH}. (default: the pipeline's, 256 for SD3 and 512 for Flux)")
     add("-ifs", "--inference-steps", nargs="*", default=[str(DEFAULT_INFERENCE_STEPS)],
         help=f"Inference steps values to try. (default: {DEFAULT_INFERENCE_STEPS})")
     add("-hnf", "--sdxl-high-noise-fractions", nargs="*", help="SDXL high noise fractions to try.")
@@ -201,8 +225,8 @@ def _lora_spec(args: argparse.Namespace) -> LoraSpec | None:
 def _refiner_spec(args: argparse.Namespace) -> RefinerSpec | None:
     if args.sdxl_refiner is None:
         return None
-    if args.model_type != "torch-sdxl":
-        raise UsageError("--sdxl-refiner needs --model-type torch-sdxl")
+    if args.model_type not in ("torch-sdxl", AUTO_MODEL_TYPE):
+        raise UsageError(f"--sdxl-refiner needs an SDXL model, not --model-type {args.model_type}")
     return RefinerSpec(args.sdxl_refiner, args.sdxl_refiner_revision, args.sdxl_refiner_variant,
                        args.sdxl_refiner_subfolder, args.sdxl_refiner_dtype)
 
@@ -223,6 +247,8 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
         vae=_vae_spec(args),
         lora=_lora_spec(args),
         refiner=_refiner_spec(args),
+        no_t5=args.no_t5,
+        offload=args.offload,
     )
 
 
@@ -231,8 +257,8 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
     if batch_size > MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size {batch_size} is too large: use 1 to {MAX_BATCH_SIZE}")
     fractions = args.sdxl_high_noise_fractions
-    if fractions is not None and args.model_type != "torch-sdxl":
-        raise UsageError("--sdxl-high-noise-fractions needs --model-type torch-sdxl and --sdxl-refiner")
+    if fractions is not None and args.sdxl_refiner is None:
+        raise UsageError("--sdxl-high-noise-fractions needs an SDXL model and its --sdxl-refiner")
     return RenderRequest(
         model=_model_spec(args),
         seeds=_seeds(args),
@@ -249,6 +275,10 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         cpu_threads=check_cpu_threads(_numbers([args.cpu_threads], "--cpu-threads", int, 1)[0])
         if args.cpu_threads else None,
         high_noise_fractions=_fractions(fractions) if fractions is not None else None,
+        true_guidance_scales=_numbers(args.true_guidance_scales, "--true-guidance-scales", float, 1.0)
+        if args.true_guidance_scales is not None else None,
+        max_sequence_length=_numbers([args.max_sequence_length], "--max-sequence-length", int, 1,
+                                     MAX_SEQUENCE_LENGTH)[0] if args.max_sequence_length else None,
         sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),
     )

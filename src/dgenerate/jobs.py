@@ -15,9 +15,17 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-DTYPES = ("float16", "float32", "auto")
-MODEL_TYPES = ("torch", "torch-sdxl")
+DTYPES = ("float16", "bfloat16", "float32", "auto")
+MODEL_TYPES = ("torch", "torch-sdxl", "torch-sd3", "torch-flux")
+AUTO_MODEL_TYPE = "auto"  # read from the model's model_index.json (or a checkpoint's weight names) when resolved
+OFFLOAD_MODES = ("model", "sequential")
 VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
+
+
+# Fields added after job ids were first published: at their default they stay out of the canonical JSON, so every
+# job id recorded before them (in configs, PNGs, --resume folders) still names the same job.
+_ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("job", "true_guidance_scale", None),
+                ("job", "max_sequence_length", None))
 
 
 @dataclass(frozen=True)
@@ -25,7 +33,7 @@ class ModelSpec:
     """Everything that decides which weights are loaded and how; equal specs share one loaded pipeline."""
 
     path: str
-    model_type: str = "torch"
+    model_type: str = AUTO_MODEL_TYPE
     revision: str | None = None
     variant: str | None = None
     subfolder: str | None = None
@@ -36,6 +44,8 @@ class ModelSpec:
     vae: VaeSpec | None = None
     lora: LoraSpec | None = None
     refiner: RefinerSpec | None = None
+    no_t5: bool = False
+    offload: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,26 @@ class LoraSpec:
     weight_name: str | None = None
     revision: str | None = None
     subfolder: str | None = None
+
+
+@dataclass(frozen=True)
+class TextualInversionSpec:
+    """--textual-inversions "path;token=NAME": an embedding file (AUTOMATIC1111 .pt/.safetensors, or diffusers'
+    learned_embeds) or folder; the token defaults to the file's own (its stem for AUTOMATIC1111 files)."""
+
+    path: str
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class ControlNetSpec:
+    """--control-nets "path;scale=S;start=A;end=B": a ControlNet and how strongly, over which part of the schedule,
+    it conditions the image."""
+
+    path: str
+    scale: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +153,8 @@ class Job:
     batch_size: int = 1
     batch_slot: int = 0
     cpu_threads: int | None = None
+    true_guidance_scale: float | None = None
+    max_sequence_length: int | None = None
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 
@@ -132,6 +164,10 @@ class Job:
         data = asdict(self)
         del data["index"], data["output"]
         del data["model"]["auth_token"]
+        for fields, name, default in _ADDED_LATER:
+            owner = data["model"] if fields == "model" else data
+            if owner[name] == default:
+                del owner[name]
         return data
 
     def canonical_json(self) -> str:

@@ -1,7 +1,7 @@
 """Pure planning: a RenderRequest becomes the ordered grid of Jobs. No torch, no I/O.
 
 Grid order (documented in the README): prompts, image seeds, image seed strengths, SDXL high noise fractions,
-guidance scales, inference steps, then seeds,
+guidance scales, Flux true guidance scales, inference steps, then seeds,
 with the seed varying fastest. Cells that differ only by seed are neighbours, which is what batching uses.
 """
 
@@ -62,6 +62,8 @@ class RenderRequest:
     high_noise_fractions: tuple[float, ...] | None = None
     sdxl_original_size: tuple[int, int] | None = None
     sdxl_target_size: tuple[int, int] | None = None
+    true_guidance_scales: tuple[float, ...] | None = None
+    max_sequence_length: int | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -164,7 +166,8 @@ def random_seeds(count: int) -> tuple[int, ...]:
 def _batch_key(job: Job) -> tuple[object, ...]:
     """What the images of one pipeline call must share; seeds and prompts may differ."""
     return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
-            job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads)
+            job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
+            job.true_guidance_scale, job.max_sequence_length)
 
 
 def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
@@ -214,8 +217,9 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
     fractions = request.high_noise_fractions or (None,)
     image_seeds: tuple[ImageSeedSpec | None, ...] = request.image_seeds or (None,)
     strengths: tuple[float | None, ...] = request.image_seed_strengths if request.image_seeds else (None,)
+    true_guidance: tuple[float | None, ...] = request.true_guidance_scales or (None,)
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
-                              request.inference_steps, request.seeds)
+                              true_guidance, request.inference_steps, request.seeds)
     return tuple(
         Job(
             model=request.model,
@@ -235,10 +239,13 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
             cpu_threads=request.cpu_threads,
             sdxl_original_size=request.sdxl_original_size,
             sdxl_target_size=request.sdxl_target_size,
+            true_guidance_scale=true_scale,
+            max_sequence_length=request.max_sequence_length,
             index=index,
             output=request.output,
         )
-        for index, (prompt, image_seed, strength, fraction, guidance, steps, seed) in enumerate(cells, start=1)
+        for index, (prompt, image_seed, strength, fraction, guidance, true_scale, steps, seed)
+        in enumerate(cells, start=1)
     )
 
 
@@ -254,6 +261,8 @@ def describe_grid(request: RenderRequest) -> str:
         axes[1:1] = [(len(request.image_seeds), "image seed"), (len(request.image_seed_strengths), "strength")]
     if request.high_noise_fractions:
         axes.append((len(request.high_noise_fractions), "high noise fraction"))
+    if request.true_guidance_scales:
+        axes.append((len(request.true_guidance_scales), "true guidance scale"))
     total = 1
     for count, _ in axes:
         total *= count

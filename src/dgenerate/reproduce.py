@@ -17,8 +17,20 @@ from typing import Any
 from dgenerate import __version__
 from dgenerate.batch import escape_variables, read_invocations
 from dgenerate.errors import ConfigError, DgenerateError
-from dgenerate.jobs import DTYPES, MODEL_TYPES, Job, LoraSpec, ModelSpec, OutputSpec, RefinerSpec, VaeSpec
+from dgenerate.jobs import (
+    AUTO_MODEL_TYPE,
+    DTYPES,
+    MODEL_TYPES,
+    OFFLOAD_MODES,
+    Job,
+    LoraSpec,
+    ModelSpec,
+    OutputSpec,
+    RefinerSpec,
+    VaeSpec,
+)
 from dgenerate.media.writers import ANIMATION_FORMATS
+from dgenerate.models.families import MAX_SEQUENCE_LENGTH
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, canonical_scheduler_name
 from dgenerate.naming import format_number
 from dgenerate.plan import (
@@ -237,13 +249,15 @@ def _batch(name: str) -> Callable[[str], Option]:
 
 # Every option a config holds, in the order it is written. Reading accepts them in any order.
 _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
-    ("--model-type", _field("model", "model_type", parse=_choice(MODEL_TYPES))),
+    ("--model-type", _field("model", "model_type", parse=_choice((AUTO_MODEL_TYPE, *MODEL_TYPES)))),
     ("--revision", _field("model", "revision")),
     ("--variant", _field("model", "variant")),
     ("--subfolder", _field("model", "subfolder")),
     ("--dtype", _field("model", "dtype", parse=_choice(DTYPES))),
     ("--device", _field("model", "device")),
     ("--safety-checker", _switch("model", "safety_checker")),
+    ("--no-t5", _switch("model", "no_t5")),
+    ("--offload", _field("model", "offload", parse=_choice(OFFLOAD_MODES))),
     ("--vae", _vae),
     ("--vae-revision", _field("vae", "revision")),
     ("--vae-variant", _field("vae", "variant")),
@@ -274,6 +288,8 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--prompts", _prompt),
     ("--seeds", _job_field("seed", _text, _int(0, MAX_SEED_VALUE))),
     ("--guidance-scales", _job_field("guidance_scale", _number, _float(0.0))),
+    ("--true-guidance-scales", _job_field("true_guidance_scale", _number, _float(1.0))),
+    ("--max-sequence-length", _job_field("max_sequence_length", _text, _int(1, MAX_SEQUENCE_LENGTH))),
     ("--inference-steps", _job_field("inference_steps", _text, _int(1, MAX_INFERENCE_STEPS))),
     ("--output-configs", _switch("output", "configs")),
     ("--output-metadata", _switch("output", "metadata")),
@@ -387,10 +403,18 @@ def a1111_parameters(job: Job) -> str:
     if job.negative_prompt:
         lines.append(f"Negative prompt: {job.negative_prompt}")
     lines.append(
-        f"Steps: {job.inference_steps}, Sampler: {sampler}, CFG scale: {format_number(job.guidance_scale)}, "
+        f"Steps: {job.inference_steps}, Sampler: {sampler}, {_a1111_guidance(job)}, "
         f"Seed: {job.seed}, Size: {job.width}x{job.height}, Model: {model_name}, Version: dgenerate {__version__}"
     )
     return "\n".join(lines)
+
+
+def _a1111_guidance(job: Job) -> str:
+    """Forge writes a Flux image's embedded guidance as "Distilled CFG Scale" and its true CFG as "CFG scale"."""
+    if job.true_guidance_scale is None:
+        return f"CFG scale: {format_number(job.guidance_scale)}"
+    return (f"CFG scale: {format_number(job.true_guidance_scale)}, "
+            f"Distilled CFG Scale: {format_number(job.guidance_scale)}")
 
 
 def read_png_config(path: Path) -> str:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, UsageError
-from dgenerate.jobs import Job, ModelSpec
+from dgenerate.jobs import AUTO_MODEL_TYPE, Job, ModelSpec
 from dgenerate.media.info import MediaInfo
+from dgenerate.models.families import MAX_SEQUENCE_LENGTH, family
 
 AUTO_DTYPE = "float32"  # what --dtype auto means: diffusers' own default precision
 DEFAULT_HIGH_NOISE_FRACTION = 0.8  # diffusers' documented split between the SDXL base and refiner
@@ -32,6 +33,7 @@ class ModelFacts:
     default_size: tuple[int, int]
     scheduler: str
     scheduler_config: dict[str, Any]
+    pipeline: str = ""  # the class model_index.json names (FluxFillPipeline for a Flux Fill model)
 
 
 def resolve_device(device: str) -> str:
@@ -60,20 +62,55 @@ def resolve_dtype(dtype: str) -> str:
 
 
 def resolve_spec(spec: ModelSpec) -> ModelSpec:
-    """The spec with its device and every dtype explicit and local paths absolute: the model cache's key."""
+    """The spec with its model type, device and every dtype explicit and local paths absolute: the model cache's key."""
     from dgenerate.models.loader import check_dtype_runs
 
-    if spec.refiner is not None and spec.model_type != "torch-sdxl":
-        raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: add --model-type torch-sdxl")
+    spec = replace(spec, path=_absolute(spec.path))
+    spec = replace(spec, model_type=model_type_of(spec))
+    _check_family_options(spec)
     dtype = resolve_dtype(spec.dtype)
     vae = spec.vae and replace(spec.vae, path=_absolute(spec.vae.path), dtype=resolve_dtype(spec.vae.dtype or dtype))
     lora = spec.lora and replace(spec.lora, path=_absolute(spec.lora.path))
     refiner = spec.refiner and replace(spec.refiner, path=_absolute(spec.refiner.path),
                                        dtype=resolve_dtype(spec.refiner.dtype or dtype))
-    resolved = replace(spec, path=_absolute(spec.path), device=resolve_device(spec.device), dtype=dtype, vae=vae,
-                       lora=lora, refiner=refiner)
+    resolved = replace(spec, device=resolve_device(spec.device), dtype=dtype, vae=vae, lora=lora, refiner=refiner)
     check_dtype_runs(resolved)
+    _check_offload(resolved)
     return resolved
+
+
+def model_type_of(spec: ModelSpec) -> str:
+    """The --model-type of the model a spec names, read from its model_index.json (or a checkpoint's weight names);
+    an explicit --model-type that contradicts it is one line."""
+    from dgenerate.models.families import check_model_type, type_of_pipeline
+    from dgenerate.models.single_file import is_single_file, model_type_of_file
+
+    if is_single_file(spec.path):
+        return model_type_of_file(Path(spec.path), spec.model_type)
+    found = type_of_pipeline(pipeline_class_name(spec), spec.path)
+    if spec.model_type != AUTO_MODEL_TYPE:
+        check_model_type(spec.model_type, found, spec.path)
+    return found
+
+
+def pipeline_class_name(spec: ModelSpec) -> str:
+    index = _read_json(_config_folder(spec) / "model_index.json", spec.path)
+    return str(index.get("_class_name", ""))
+
+
+def _check_family_options(spec: ModelSpec) -> None:
+    if spec.refiner is not None and spec.model_type != "torch-sdxl":
+        raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: model_path {spec.path!r} is "
+                         f"{family(spec.model_type).name} ({spec.model_type})")
+    if spec.no_t5 and spec.model_type != "torch-sd3":
+        raise UsageError(f"--no-t5 is for Stable Diffusion 3 models (torch-sd3), whose T5 encoder is optional; "
+                         f"model_path {spec.path!r} is {family(spec.model_type).name}: leave --no-t5 out")
+
+
+def _check_offload(spec: ModelSpec) -> None:
+    if spec.offload is not None and not spec.device.startswith("cuda"):
+        raise UsageError(f"--offload {spec.offload} moves model parts between the CPU and a GPU: it needs --device "
+                         f"cuda, and this run is on {spec.device}; leave --offload out")
 
 
 def _absolute(path: str) -> str:
@@ -88,16 +125,23 @@ def _absolute(path: str) -> str:
 def model_facts(spec: ModelSpec) -> ModelFacts:
     """Size multiple, native size and scheduler of a (resolved) model, from its configuration files."""
     folder = _config_folder(spec)
-    unet = _read_json(folder / "unet" / "config.json", spec.path)
+    kind = family(spec.model_type)
+    denoiser = _read_json(folder / kind.denoiser / "config.json", spec.path)
     vae = _read_json(_vae_config(spec, folder), spec.path)
-    multiple = 2 ** (len(vae.get("block_out_channels", (0, 0, 0, 0))) - 1)
-    sample = unet.get("sample_size", 64)
-    side = int(sample if isinstance(sample, int) else sample[0]) * multiple
+    scale = 2 ** (len(vae.get("block_out_channels", (0, 0, 0, 0))) - 1)
+    sample = denoiser.get("sample_size", 64 if kind.denoiser == "unet" else 128)  # FluxPipeline's default_sample_size
+    side = int(sample if isinstance(sample, int) else sample[0]) * scale
     scheduler_config = _read_json(folder / "scheduler" / "scheduler_config.json", spec.path)
     scheduler = scheduler_config.get("_class_name")
     if not isinstance(scheduler, str):
         raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
-    return ModelFacts(multiple, (side, side), scheduler, scheduler_config)
+    index = _read_json(folder / "model_index.json", spec.path)
+    return ModelFacts(scale * kind.patch, (side, side), scheduler, scheduler_config, str(index.get("_class_name")))
+
+
+def config_folder_of(spec: ModelSpec) -> Path:
+    """The folder of a model's model_index.json and component configs (bundled for an SD/SDXL checkpoint)."""
+    return _config_folder(spec)
 
 
 def _config_folder(spec: ModelSpec) -> Path:
@@ -111,14 +155,14 @@ def _config_folder(spec: ModelSpec) -> Path:
         return folder
     from dgenerate.models.loader import pipeline_class
 
-    return hub_folder(spec, pipeline_class(spec.model_type))
+    return hub_folder(spec, pipeline_class(spec.model_type, auto=spec.model_type == AUTO_MODEL_TYPE))
 
 
 def _vae_config(spec: ModelSpec, model_folder: Path) -> Path:
     """The config.json of the VAE the pipeline will use; a hub --vae is taken to share the model's layout."""
     from dgenerate.models.vae import config_folder
 
-    folder = config_folder(spec.vae, spec.model_type) if spec.vae is not None else None
+    folder = config_folder(spec.vae, spec) if spec.vae is not None else None
     return (folder or model_folder / "vae") / "config.json"
 
 
@@ -152,6 +196,7 @@ class Resolver:
         facts = self.facts(spec)
         job = replace(job, model=spec, scheduler=job.scheduler or facts.scheduler,
                       cpu_threads=_cpu_threads(job, spec), high_noise_fraction=_fraction(job, spec))
+        job = _family_fields(job, facts)
         self._check_schedule(job, facts)
         width, height = self._size(job, facts)
         job = replace(job, width=width, height=height)
@@ -180,10 +225,13 @@ class Resolver:
         key = (job.model, job.scheduler, job.inference_steps)
         if key in self._schedules:
             return
-        from dgenerate.models.schedulers import make_scheduler
+        from dgenerate.models.schedulers import check_family, make_scheduler, plan_timesteps
 
+        kind = family(job.model.model_type)
+        check_family(job.scheduler, kind.flow, kind.model_type)
         try:
-            make_scheduler(job.scheduler, facts.scheduler_config).set_timesteps(job.inference_steps)
+            plan_timesteps(make_scheduler(job.scheduler, facts.scheduler_config), job.inference_steps,
+                           custom_sigmas=kind.model_type == "torch-flux")
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
             raise UsageError(f"--scheduler {job.scheduler} cannot plan {job.inference_steps} --inference-steps with "
                              f"this model's scheduler configuration ({str(error).strip().splitlines()[0]}); use more "
@@ -229,10 +277,54 @@ def _checked_size(width: int | None, height: int | None, facts: ModelFacts) -> t
     return width, height
 
 
+def _family_fields(job: Job, facts: ModelFacts) -> Job:
+    """The T5 sequence length (the pipeline's default, recorded) and Flux's true guidance (1: none); each refused
+    where the model has no use for it. A Flux Fill model inpaints, so it needs an image seed with a mask."""
+    from dgenerate.models.families import is_fill
+
+    kind = family(job.model.model_type)
+    if job.max_sequence_length is not None and not kind.flow:
+        raise UsageError(f"--max-sequence-length is for models with a T5 encoder (torch-sd3, torch-flux); "
+                         f"model_path {job.model.path!r} is {kind.name}: leave it out")
+    if job.max_sequence_length is not None and job.max_sequence_length > MAX_SEQUENCE_LENGTH:
+        raise UsageError(f"--max-sequence-length {job.max_sequence_length} is too long: use 1 to {MAX_SEQUENCE_LENGTH}")
+    if job.true_guidance_scale is not None and kind.model_type != "torch-flux":
+        raise UsageError(f"--true-guidance-scales is for Flux models (torch-flux); model_path {job.model.path!r} is "
+                         f"{kind.name}, whose --guidance-scales already guide with the negative prompt: leave it out")
+    fill = is_fill(facts.pipeline)
+    if fill:
+        _check_fill(job)
+    if not kind.flow:
+        return job
+    length = job.max_sequence_length or kind.default_sequence_length
+    true_guidance = job.true_guidance_scale if job.true_guidance_scale is not None else 1.0
+    return replace(job, max_sequence_length=length,
+                   true_guidance_scale=true_guidance if kind.model_type == "torch-flux" and not fill else None)
+
+
+def _check_fill(job: Job) -> None:
+    """FluxFillPipeline fills the white of a mask, guided by the prompt alone."""
+    path = job.model.path
+    if job.image_seed is None or job.image_seed.mask is None:
+        raise UsageError(f"model_path {path!r} is a Flux Fill model, which fills the white of a mask: give "
+                         "--image-seeds 'image;mask'")
+    if job.negative_prompt is not None:
+        raise UsageError(f"model_path {path!r} is a Flux Fill model, which reads no negative prompt: remove "
+                         f"'; {job.negative_prompt}' from --prompts")
+    if job.true_guidance_scale is not None:
+        raise UsageError(f"model_path {path!r} is a Flux Fill model, which has no true guidance: leave "
+                         "--true-guidance-scales out")
+
+
 def denoising_steps(job: Job) -> int:
-    """The steps img2img and inpainting run: inference steps x strength, at least one."""
+    """The steps img2img and inpainting run: inference steps x strength, rounded down by SD and SDXL pipelines and
+    as SD3's and Flux's round it (they drop the whole steps of the unused part), at least one."""
     assert job.strength is not None
-    steps = int(job.inference_steps * job.strength)
+    if family(job.model.model_type).flow:
+        total = job.inference_steps
+        steps = total - int(max(total - min(total * job.strength, total), 0))
+    else:
+        steps = int(job.inference_steps * job.strength)
     if steps < 1:
         raise UsageError(f"--image-seed-strengths {job.strength:g} with --inference-steps {job.inference_steps} "
                          "leaves no denoising step; raise the strength or the steps")

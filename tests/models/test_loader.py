@@ -12,7 +12,6 @@ from dgenerate.errors import ModelNotFoundError, UsageError
 from dgenerate.jobs import LoraSpec, ModelSpec, RefinerSpec, VaeSpec
 from dgenerate.models.cache import ModelCache
 from dgenerate.models.loader import LoadedModel, check_dtype_runs
-from dgenerate.resolve import resolve_spec
 from tests.models.conftest import loaded, sd_images
 
 
@@ -45,7 +44,7 @@ def test_every_loading_option_misses_the_cache() -> None:
         return LoadedModel(spec, None)
 
     cache = ModelCache(fake_load)
-    base = resolve_spec(ModelSpec("model", device="cpu"))
+    base = ModelSpec("model", "torch", device="cpu", dtype="float32")  # resolved as it is: no folder to read
     variants = [
         base, replace(base, dtype="float16"), replace(base, vae=VaeSpec("AutoencoderKL", "vae")),
         replace(base, vae=VaeSpec("AutoencoderKL", "vae", dtype="float16")), replace(base, lora=LoraSpec("l", 1.0)),

@@ -84,7 +84,8 @@ def test_refiner_with_another_dtype_loads_its_own_parts(tiny_sdxl: Path, tiny_re
 
 
 def test_refiner_errors_are_one_line(tiny_model: Path, tiny_sdxl: Path, tiny_refiner: Path, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"^--sdxl-refiner .* needs an SDXL model: add --model-type torch-sdxl$"):
+    with pytest.raises(UsageError, match=r"^--sdxl-refiner .* needs an SDXL model: model_path .* is Stable Diffusion "
+                                         r"1.x/2.x \(torch\)$"):
         loaded(ModelSpec(str(tiny_model), device="cpu", refiner=RefinerSpec(str(tiny_refiner))))
     with pytest.raises(ModelNotFoundError, match=r"^model_path .*missing-refiner.* is not a folder or file on disk"):
         loaded(ModelSpec(str(tiny_sdxl), "torch-sdxl", device="cpu",
@@ -94,9 +95,12 @@ def test_refiner_errors_are_one_line(tiny_model: Path, tiny_sdxl: Path, tiny_ref
 
 
 def test_wrong_model_type_is_one_line(tiny_model: Path, tiny_sdxl: Path, tiny_refiner: Path) -> None:
-    with pytest.raises(UsageError, match=r"^model_path .* is not a Stable Diffusion XL model; use --model-type torch$"):
+    with pytest.raises(UsageError, match=r"^model_path .* is a Stable Diffusion 1.x/2.x model, not Stable Diffusion "
+                                         r"XL: use --model-type torch, or leave --model-type out"):
         loaded(ModelSpec(str(tiny_model), "torch-sdxl", device="cpu"))
-    with pytest.raises(UsageError, match=r"^model_path .* is a Stable Diffusion XL model; add --model-type torch-sdxl"):
-        loaded(ModelSpec(str(tiny_sdxl), device="cpu"))
+    with pytest.raises(UsageError, match=r"^model_path .* is a Stable Diffusion XL model, not Stable Diffusion "
+                                         r"1.x/2.x: use --model-type torch-sdxl"):
+        loaded(ModelSpec(str(tiny_sdxl), "torch", device="cpu"))
+    assert loaded(ModelSpec(str(tiny_sdxl), device="cpu")).spec.model_type == "torch-sdxl", "read from the folder"
     with pytest.raises(UsageError, match=r"^model_path .* is an SDXL refiner, not a base model; pass it with "):
         loaded(ModelSpec(str(tiny_refiner), "torch-sdxl", device="cpu"))

@@ -12,6 +12,7 @@ import torch
 from dgenerate.errors import ModelError, UsageError
 from dgenerate.jobs import ModelSpec, RefinerSpec, VaeSpec
 from dgenerate.models.single_file import bundled_config, detect_architecture, tokenizers, weight_names
+from dgenerate.resolve import resolve_spec
 from tests.models.conftest import loaded, sd_images, write_single_file
 from tests.models.ldm_layout import ldm_state_dict
 from tests.models.test_sdxl import sdxl_images
@@ -102,8 +103,10 @@ def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, ti
     with pytest.raises(UsageError, match=r"^model_path '.*tiny.safetensors' is an SD 1.x checkpoint; use --model-type"):
         loaded(ModelSpec(str(sd_single_file), "torch-sdxl", device="cpu"))
     xl = write_single_file(StableDiffusionXLPipeline, tiny_sdxl, tmp_path / "xl.safetensors", with_config=False)
-    with pytest.raises(UsageError, match=r"^model_path '.*xl.safetensors' is an SDXL checkpoint; add --model-type"):
-        loaded(ModelSpec(str(xl), device="cpu"))
+    with pytest.raises(UsageError, match=r"^model_path '.*xl.safetensors' is an SDXL checkpoint; use --model-type "
+                                         r"torch-sdxl, or leave --model-type out"):
+        loaded(ModelSpec(str(xl), "torch", device="cpu"))
+    assert resolve_spec(ModelSpec(str(xl), device="cpu")).model_type == "torch-sdxl", "read from the weight names"
     assert "conditioner.embedders.1.model.ln_final.weight" in weight_names(xl, "model_path")
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not a checkpoint")

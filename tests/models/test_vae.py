@@ -100,7 +100,7 @@ def test_vae_dtype_defaults_to_the_models(tiny_model: Path, vaes: dict[str, Path
     vae = VaeSpec("AutoencoderKL", str(vaes["AutoencoderKL"]))
 
     def resolved_dtype(vae: VaeSpec, dtype: str) -> str | None:
-        resolved = resolve_spec(ModelSpec("m", device="cpu", dtype=dtype, vae=vae)).vae
+        resolved = resolve_spec(ModelSpec(str(tiny_model), device="cpu", dtype=dtype, vae=vae)).vae
         return None if resolved is None else resolved.dtype
 
     assert resolved_dtype(vae, "float16") == "float16"

@@ -33,6 +33,7 @@ AXES: dict[str, Callable[[Job], str]] = {
     "strength": lambda job: _optional_number(job.strength),
     "high-noise-fraction": lambda job: _optional_number(job.high_noise_fraction),
     "guidance": lambda job: format_number(job.guidance_scale),
+    "true-guidance": lambda job: _optional_number(job.true_guidance_scale),
     "steps": lambda job: str(job.inference_steps),
     "seed": lambda job: str(job.seed),
 }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dgenerate.errors import ConfigError, UsageError
 from dgenerate.jobs import Job
-from dgenerate.models.schedulers import A1111_SAMPLER_NAMES
+from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, is_flow_scheduler
 from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK
 
 # AUTOMATIC1111's own pattern for "Key: value" pairs (modules/infotext_utils.py), values optionally quoted.
@@ -20,7 +20,7 @@ _PAIR = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 # Sampler names other tools write, to our schedulers: AUTOMATIC1111 / Forge / SD.Next, and ComfyUI's.
 _SAMPLERS = {
-    **{name.lower(): scheduler for scheduler, name in A1111_SAMPLER_NAMES.items()},
+    **{name.lower(): scheduler for scheduler, name in A1111_SAMPLER_NAMES.items() if not is_flow_scheduler(scheduler)},
     "dpm++ 2m karras": "DPMSolverMultistepScheduler", "dpm++ 2m sde": "DPMSolverSDEScheduler",
     "dpm++ sde": "DPMSolverSDEScheduler", "lms karras": "LMSDiscreteScheduler", "dpm2 karras": "KDPM2DiscreteScheduler",
     "dpm2 a karras": "KDPM2AncestralDiscreteScheduler", "euler": "EulerDiscreteScheduler",
@@ -29,6 +29,8 @@ _SAMPLERS = {
     "lms": "LMSDiscreteScheduler", "dpmpp_2m": "DPMSolverMultistepScheduler", "dpmpp_sde": "DPMSolverSDEScheduler",
     "uni_pc": "UniPCMultistepScheduler", "deis": "DEISMultistepScheduler", "ddpm": "DDPMScheduler",
 }
+_FLOW_SAMPLERS = {name.lower(): scheduler for scheduler, name in A1111_SAMPLER_NAMES.items()
+                  if is_flow_scheduler(scheduler)}
 # Other tools' chunks we recognise but do not read, so that an image without ours can say what it has instead.
 _FOREIGN_CHUNKS = {"workflow": "a ComfyUI workflow", "prompt": "a ComfyUI prompt graph"}
 
@@ -124,6 +126,8 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
         not_mapped.append("';' in the prompt (written as ',')")
     negative = parameters.negative_prompt
     arguments = ["--prompts=" + (f"{prompt}; {negative}" if negative else prompt)]
+    flux = "Distilled CFG Scale" in settings
+    arguments += _guidance(settings) if flux else []
     for key, flag in (("Steps", "--inference-steps"), ("CFG scale", "--guidance-scales"), ("Seed", "--seeds")):
         if key in settings:
             arguments.append(f"{flag}={settings.pop(key)}")
@@ -132,7 +136,8 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
         settings.pop("Size")
         arguments.append(f"--output-size={size.group(1)}x{size.group(2)}")
     sampler = settings.get("Sampler", "")
-    scheduler = _SAMPLERS.get(sampler.lower()) or _SAMPLERS.get(sampler.lower().removesuffix("_karras"))
+    samplers = _FLOW_SAMPLERS if flux else _SAMPLERS
+    scheduler = samplers.get(sampler.lower()) or samplers.get(sampler.lower().removesuffix("_karras"))
     if scheduler is not None:
         settings.pop("Sampler")
         arguments.append(f"--scheduler={scheduler}")
@@ -141,6 +146,22 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     model = settings.get("Model")
     not_mapped += [f"{key}: {value}" for key, value in settings.items()]
     return Mapped(arguments, not_mapped, model)
+
+
+def _guidance(settings: dict[str, str]) -> list[str]:
+    """Forge's Flux images: "Distilled CFG Scale" is Flux's embedded guidance and "CFG scale" its true guidance."""
+    arguments = [f"--guidance-scales={settings.pop('Distilled CFG Scale')}"]
+    true_scale = settings.pop("CFG scale", "1")
+    if _number(true_scale) != 1.0:
+        arguments.append(f"--true-guidance-scales={true_scale}")
+    return arguments
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def describe(record: ImageRecord) -> str:

@@ -36,10 +36,16 @@ class LoadedModel:
     refiner: Any = None
 
 
-def pipeline_class(model_type: str) -> Any:
+def pipeline_class(model_type: str, auto: bool = False, folder_class: str = "") -> Any:
+    """The diffusers class that loads a model of `model_type` (DiffusionPipeline while the type is still `auto`); a
+    Flux Fill folder loads as FluxFillPipeline."""
     import diffusers
 
-    return diffusers.StableDiffusionXLPipeline if model_type == "torch-sdxl" else diffusers.StableDiffusionPipeline
+    from dgenerate.models.families import family, is_fill
+
+    if auto:
+        return diffusers.DiffusionPipeline
+    return getattr(diffusers, folder_class if is_fill(folder_class) else family(model_type).pipeline)
 
 
 def load(spec: ModelSpec) -> LoadedModel:
@@ -65,17 +71,21 @@ def load(spec: ModelSpec) -> LoadedModel:
 def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> Any:
     from dgenerate.models.paths import hub_folder, local_folder
     from dgenerate.models.single_file import is_single_file, load_pipeline
+    from dgenerate.resolve import pipeline_class_name
 
-    cls = pipeline_class(spec.model_type)
+    cls = pipeline_class(spec.model_type, folder_class=pipeline_class_name(spec))
     kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec.dtype), **parts}
-    if not spec.safety_checker and spec.model_type != "torch-sdxl":
+    if not spec.safety_checker and spec.model_type == "torch":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    if spec.no_t5:
+        kwargs.update(text_encoder_3=None, tokenizer_3=None)
     if is_single_file(spec.path):
         path = Path(spec.path).expanduser()
         return load_pipeline(cls, path, "model_path", spec.model_type, **kwargs)
     folder = local_folder(spec) or hub_folder(spec, cls)
     pipeline = _from_folder(cls, folder, "model_path", spec.path, spec.variant, kwargs)
-    _check_model_type(spec, pipeline)
+    if spec.model_type in ("torch", "torch-sdxl"):
+        _check_model_type(spec, pipeline)
     return pipeline
 
 
@@ -106,7 +116,7 @@ def _from_folder(cls: Any, folder: Path, option: str, path: str, variant: str | 
 def _torch_dtype(dtype: str) -> Any:
     import torch
 
-    assert dtype in ("float16", "float32"), f"a resolved spec has an explicit dtype, not {dtype!r}"
+    assert dtype in ("float16", "bfloat16", "float32"), f"a resolved spec has an explicit dtype, not {dtype!r}"
     return getattr(torch, dtype)
 
 
@@ -183,20 +193,26 @@ def _plain(value: Any) -> Any:
 
 
 def _to_device(pipeline: Any, spec: ModelSpec) -> None:
-    pipeline.to(spec.device)
+    """On the device, or with --offload kept in CPU memory and moved to it a model (or a layer) at a time."""
+    if spec.offload == "model":
+        pipeline.enable_model_cpu_offload(device=spec.device)
+    elif spec.offload == "sequential":
+        pipeline.enable_sequential_cpu_offload(device=spec.device)
+    else:
+        pipeline.to(spec.device)
     pipeline.set_progress_bar_config(disable=True)
 
 
 def check_dtype_runs(spec: ModelSpec) -> None:
-    """float16 on a CPU whose torch build lacks half-precision kernels: one clear line before anything loads.
+    """float16 or bfloat16 on a CPU whose torch build lacks their kernels: one clear line before anything loads.
 
-    torch 2.x CPUs do run float16 (slowly; the tiny test model gives the same kind of image), so it is allowed.
+    torch 2.x CPUs do run both (slowly; the tiny test model gives the same kind of image), so they are allowed.
     """
-    if spec.dtype != "float16" or not str(spec.device).startswith("cpu"):
+    if spec.dtype not in ("float16", "bfloat16") or not str(spec.device).startswith("cpu"):
         return
     import torch
 
-    half = torch.float16
+    half = getattr(torch, spec.dtype)
     try:
         image = torch.nn.functional.conv2d(torch.ones(1, 4, 8, 8, dtype=half), torch.ones(4, 4, 3, 3, dtype=half))
         torch.nn.functional.group_norm(image, 2)
@@ -204,5 +220,5 @@ def check_dtype_runs(spec: ModelSpec) -> None:
                                torch.ones(1, 3, 2, dtype=half))
         torch.nn.functional.layer_norm(scores.softmax(-1), (2,))
     except RuntimeError as error:
-        raise UsageError(f"--dtype float16 does not run on this CPU ({str(error).splitlines()[0]}); "
+        raise UsageError(f"--dtype {spec.dtype} does not run on this CPU ({str(error).splitlines()[0]}); "
                          "use --dtype float32 or auto, or --device cuda") from error

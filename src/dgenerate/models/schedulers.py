@@ -22,6 +22,14 @@ SCHEDULER_NAMES = (
     "UniPCMultistepScheduler",
     "DPMSolverSDEScheduler",
 )
+# The flow-matching schedulers, for Stable Diffusion 3 and Flux (FlowMatchHeun plans no custom sigmas, which Flux's
+# pipelines pass, so it runs with SD3 only).
+FLOW_SCHEDULER_NAMES = (
+    "FlowMatchEulerDiscreteScheduler",
+    "FlowMatchHeunDiscreteScheduler",
+    "FlowMatchLCMScheduler",
+)
+_STEP_NOISE_OFFSET = 0x9E3779B97F4A7C15  # step noise of image `seed` comes from seed + this (mod 2**64)
 
 # The names AUTOMATIC1111 shows for each scheduler, for the "parameters" text other tools read.
 A1111_SAMPLER_NAMES = {
@@ -39,6 +47,9 @@ A1111_SAMPLER_NAMES = {
     "DEISMultistepScheduler": "DEIS",
     "UniPCMultistepScheduler": "UniPC",
     "DPMSolverSDEScheduler": "DPM++ SDE Karras",
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "FlowMatchHeunDiscreteScheduler": "Heun",
+    "FlowMatchLCMScheduler": "LCM",
 }
 
 
@@ -47,11 +58,45 @@ def canonical_scheduler_name(name: str) -> str:
 
     Another diffusers scheduler class (a model's own, say) is accepted as written and checked when it is built.
     """
-    by_lower = {known.lower(): known for known in SCHEDULER_NAMES}
+    by_lower = {known.lower(): known for known in (*SCHEDULER_NAMES, *FLOW_SCHEDULER_NAMES)}
     found = by_lower.get(name.strip().lower())
     if found is None and not (name.isidentifier() and name.endswith("Scheduler")):
-        raise UsageError(f"--scheduler {name!r} is not a known scheduler; use one of: {', '.join(SCHEDULER_NAMES)}")
+        raise UsageError(f"--scheduler {name!r} is not a known scheduler; use one of: {', '.join(SCHEDULER_NAMES)}; "
+                         f"for torch-sd3 and torch-flux: {', '.join(FLOW_SCHEDULER_NAMES)}")
     return found or name
+
+
+def is_flow_scheduler(name: str) -> bool:
+    return name.startswith("FlowMatch")
+
+
+def check_family(name: str, flow_model: bool, model_type: str) -> None:
+    """Flow-matching models take flow-matching schedulers and the others the rest: one line before any work."""
+    if is_flow_scheduler(name) == flow_model:
+        return
+    if flow_model:
+        raise UsageError(f"--scheduler {name} does not run {model_type} models, which denoise by flow matching; use "
+                         f"one of: {', '.join(FLOW_SCHEDULER_NAMES)}")
+    raise UsageError(f"--scheduler {name} is a flow-matching scheduler, for torch-sd3 and torch-flux models; "
+                     f"{model_type} models use: {', '.join(SCHEDULER_NAMES)}")
+
+
+def plan_timesteps(scheduler: Any, steps: int, custom_sigmas: bool) -> None:
+    """set_timesteps as the pipelines call it: Flux passes its own sigmas, and a dynamically shifted schedule needs
+    a shift (its value is the pipeline's, from the image size; any value tells whether the scheduler can plan)."""
+    import inspect
+
+    import numpy as np
+
+    accepted = inspect.signature(scheduler.set_timesteps).parameters
+    kwargs: dict[str, Any] = {}
+    if custom_sigmas and not scheduler.config.get("use_flow_sigmas", False):
+        if "sigmas" not in accepted:
+            raise ValueError(f"{type(scheduler).__name__} plans no custom sigmas, which this pipeline passes")
+        kwargs["sigmas"] = np.linspace(1.0, 1 / steps, steps)
+    if scheduler.config.get("use_dynamic_shifting", False) or (custom_sigmas and "mu" in accepted):
+        kwargs["mu"] = 1.0
+    scheduler.set_timesteps(steps, **kwargs)
 
 
 def fresh_scheduler(config: Any, name: str, seeds: list[int]) -> Any:
@@ -63,7 +108,21 @@ def fresh_scheduler(config: Any, name: str, seeds: list[int]) -> Any:
     fresh = make_scheduler(name, config)
     if "noise_sampler_seed" in fresh.config:
         fresh = type(fresh).from_config(fresh.config, noise_sampler_seed=list(seeds))
+    if is_flow_scheduler(name):
+        _seed_step_noise(fresh, seeds)
     return fresh
+
+
+def _seed_step_noise(scheduler: Any, seeds: list[int]) -> None:
+    """Flow-matching schedulers that add noise at each step (FlowMatchLCM; FlowMatchEuler with stochastic_sampling)
+    draw it from the generator `step` is given, and the SD3 and Flux pipelines give none: the noise would come from
+    torch's global generator. Each image gets a CPU generator of its own, seeded apart from its starting noise."""
+    import functools
+
+    from dgenerate.render.noise import generators
+
+    step_seeds = [(seed + _STEP_NOISE_OFFSET) % 2**64 for seed in seeds]
+    scheduler.step = functools.partial(scheduler.step, generator=generators(step_seeds))
 
 
 def make_scheduler(name: str, config: Any) -> Any:

@@ -21,12 +21,21 @@ from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line
 
 # A weight-name prefix that only that architecture's text encoder has, and the bundled configuration it selects.
 _PREFIXES = (
+    ("model.diffusion_model.double_blocks.", "flux"),
+    ("double_blocks.", "flux"),
+    ("model.diffusion_model.joint_blocks.", "sd3"),
+    ("joint_blocks.", "sd3"),
     ("conditioner.embedders.1.model.", "sdxl-base"),
     ("conditioner.embedders.0.model.", "sdxl-refiner"),
     ("cond_stage_model.model.", "sd2"),
     ("cond_stage_model.transformer.", "sd1"),
 )
-ARCHITECTURE_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl-base": "SDXL base", "sdxl-refiner": "SDXL refiner"}
+ARCHITECTURE_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl-base": "SDXL", "sdxl-refiner": "SDXL refiner",
+                      "sd3": "Stable Diffusion 3", "flux": "Flux"}
+MODEL_TYPES = {"sd1": "torch", "sd2": "torch", "sdxl-base": "torch-sdxl", "sdxl-refiner": "torch-sdxl",
+               "sd3": "torch-sd3", "flux": "torch-flux"}
+# Recognised, to say so in one line, but not loaded from one file: see config_for.
+_UNBUNDLED = ("sd3", "flux")
 PICKLED_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
 
@@ -94,35 +103,53 @@ def detect_architecture(names: set[str]) -> str | None:
 def config_for(path: Path, option: str) -> tuple[Path, str]:
     """The diffusers configuration folder for a checkpoint, and the architecture it describes."""
     beside = path.with_name(path.stem + ".config")
+    names = weight_names(path, option)
+    architecture = detect_architecture(names)
+    if architecture in _UNBUNDLED:
+        raise ModelError(f"{option} {str(path)!r} is {_a(ARCHITECTURE_NAMES[architecture])} checkpoint: dgenerate "
+                         "loads Stable Diffusion 3 and Flux from their diffusers folders only (a checkpoint lacks the "
+                         "T5 tokenizer, and diffusers needs the hub to convert it); give the model's diffusers folder")
     if (beside / "model_index.json").is_file():
         return beside, _architecture_of_folder(beside)
-    architecture = detect_architecture(weight_names(path, option))
     if architecture is None:
         raise ModelError(f"{option}: {str(path)!r} is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the "
                          f"original layout; put its diffusers configuration in a folder {beside.name!r} next to it")
     return bundled_config(architecture), architecture
 
 
+def _a(name: str) -> str:
+    return f"an {name}" if name.startswith("S") and not name.startswith("Stable") else f"a {name}"
+
+
 def _architecture_of_folder(folder: Path) -> str:
     index = json.loads((folder / "model_index.json").read_text())
-    if index.get("_class_name", "").startswith("StableDiffusionXL"):
+    class_name = index.get("_class_name", "")
+    if class_name.startswith("StableDiffusionXL"):
         return "sdxl-refiner" if not (index.get("text_encoder") or [None])[0] else "sdxl-base"
     return "sd1"
 
 
+def model_type_of_file(path: Path, model_type: str) -> str:
+    """The --model-type of a checkpoint, from its weight names (or its '<stem>.config' folder)."""
+    if not path.is_file():
+        raise ModelNotFoundError(f"model_path {str(path)!r}: no such file; check the path")
+    architecture = config_for(path, "model_path")[1]
+    check_model_type(architecture, model_type, "model_path", str(path))
+    return MODEL_TYPES[architecture]
+
+
 def check_model_type(architecture: str, model_type: str, option: str, path: str) -> None:
-    """A checkpoint must match --model-type (and a refiner must come through --sdxl-refiner)."""
+    """A checkpoint must match an explicit --model-type (and a refiner must come through --sdxl-refiner)."""
     name = ARCHITECTURE_NAMES[architecture]
     if option == "--sdxl-refiner":
         if architecture != "sdxl-refiner" and architecture != "sdxl-base":
-            raise UsageError(f"--sdxl-refiner {path!r} is an {name} checkpoint, not an SDXL refiner")
+            raise UsageError(f"--sdxl-refiner {path!r} is {_a(name)} checkpoint, not an SDXL refiner")
     elif architecture == "sdxl-refiner":
         raise UsageError(f"model_path {path!r} is an SDXL refiner checkpoint; pass it with --sdxl-refiner and give an "
                          "SDXL base model as model_path")
-    elif architecture == "sdxl-base" and model_type != "torch-sdxl":
-        raise UsageError(f"model_path {path!r} is an SDXL checkpoint; add --model-type torch-sdxl")
-    elif architecture in ("sd1", "sd2") and model_type == "torch-sdxl":
-        raise UsageError(f"model_path {path!r} is an {name} checkpoint; use --model-type torch")
+    elif model_type not in ("auto", MODEL_TYPES[architecture]):
+        raise UsageError(f"model_path {path!r} is {_a(name)} checkpoint; use --model-type {MODEL_TYPES[architecture]}, "
+                         "or leave --model-type out and it is read from the file")
 
 
 def tokenizers(config: Path) -> dict[str, Any]:

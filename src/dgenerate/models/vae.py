@@ -24,11 +24,12 @@ def _option(vae: VaeSpec) -> str:
     return f"--vae {vae.class_name};{vae.path}"
 
 
-def config_folder(vae: VaeSpec, model_type: str) -> Path | None:
+def config_folder(vae: VaeSpec, model: ModelSpec) -> Path | None:
     """The folder of the config.json a --vae on disk loads with; None for a hub slug (its own folder decides).
 
     A single file takes the config.json beside it (a file from a diffusers folder, `vae/diffusion_pytorch_model.*`),
-    else the one in a folder '<file stem>.config' next to it, else the bundled SD (or SDXL) VAE configuration.
+    else the one in a folder '<file stem>.config' next to it, else the bundled SD (or SDXL) VAE configuration; for
+    SD3 and Flux, whose VAEs have 16 latent channels and their own scaling, the model's own VAE configuration.
     """
     if not looks_like_path(vae.path):
         return None
@@ -38,8 +39,12 @@ def config_folder(vae: VaeSpec, model_type: str) -> Path | None:
     for folder in (path.parent, path.with_name(path.stem + ".config")):
         if (folder / "config.json").is_file():
             return folder
+    if model.model_type in ("torch-sd3", "torch-flux"):
+        from dgenerate.resolve import config_folder_of
+
+        return config_folder_of(model) / "vae"
     # SD 1.x/2.x and SDXL VAEs share one architecture; only the latent scaling factor differs with the model.
-    return bundled_config("sdxl-base" if model_type == "torch-sdxl" else "sd1") / "vae"
+    return bundled_config("sdxl-base" if model.model_type == "torch-sdxl" else "sd1") / "vae"
 
 
 def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
@@ -56,7 +61,7 @@ def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
     path = Path(vae.path).expanduser()
     try:
         if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
-            return _from_file(cls, vae, path, dtype, model.model_type)
+            return _from_file(cls, vae, path, dtype, model)
         folder = _folder(vae, path, model.auth_token)
         return _from_folder(cls, folder, dtype, variant, explicit_variant=vae.variant is not None)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
@@ -90,12 +95,12 @@ def _from_folder(cls: Any, folder: Path, dtype: Any, variant: str | None, explic
         return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
 
 
-def _from_file(cls: Any, vae: VaeSpec, path: Path, dtype: Any, model_type: str) -> Any:
+def _from_file(cls: Any, vae: VaeSpec, path: Path, dtype: Any, model: ModelSpec) -> Any:
     """One file in the diffusers layout (any class, with its config.json) or the original SD layout (AutoencoderKL)."""
     if not path.is_file():
         raise ModelNotFoundError(f"{_option(vae)}: no such file; check the path")
     names = weight_names(path, _option(vae))
-    config = config_folder(vae, model_type)
+    config = config_folder(vae, model)
     assert config is not None
     expected = _expected_names(cls, config)
     if len(names & expected) * 2 >= len(expected):

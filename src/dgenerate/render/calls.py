@@ -85,10 +85,12 @@ def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_ty
     if first.cpu_threads is not None:
         torch.set_num_threads(first.cpu_threads)
     pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
+    inputs.update(_family_inputs(first))
+    if takes(pipeline, "negative_prompt"):  # all but Flux Fill, whose jobs have none (resolve refuses one)
+        inputs["negative_prompt"] = [job.negative_prompt or "" for job in group]
     try:
         result = pipeline(
             prompt=[job.prompt for job in group],
-            negative_prompt=[job.negative_prompt or "" for job in group],
             num_inference_steps=first.inference_steps,
             guidance_scale=first.guidance_scale,
             generator=generators(seeds),
@@ -100,6 +102,22 @@ def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_ty
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
     return result.images if output_type == "latent" else list(result.images)
+
+
+def takes(pipeline: Any, argument: str) -> bool:
+    import inspect
+
+    return argument in inspect.signature(pipeline.__call__).parameters
+
+
+def _family_inputs(job: Job) -> dict[str, Any]:
+    """The T5 sequence length (SD3, Flux) and the true guidance scale (Flux) resolved jobs record."""
+    inputs: dict[str, Any] = {}
+    if job.max_sequence_length is not None:
+        inputs["max_sequence_length"] = job.max_sequence_length
+    if job.true_guidance_scale is not None:
+        inputs["true_cfg_scale"] = job.true_guidance_scale
+    return inputs
 
 
 def environment(model: LoadedModel) -> str:

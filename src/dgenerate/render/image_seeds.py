@@ -14,7 +14,7 @@ from typing import Any, cast
 from dgenerate.jobs import Job
 from dgenerate.models.loader import LoadedModel
 from dgenerate.naming import frame_stem, image_stem, numbered
-from dgenerate.render.calls import Progress, call_pipeline, write_image
+from dgenerate.render.calls import Progress, call_pipeline, takes, write_image
 from dgenerate.render.sdxl import high_noise_fraction, micro_conditioning
 from dgenerate.resolve import denoising_steps
 
@@ -22,6 +22,10 @@ from dgenerate.resolve import denoising_steps
 def derived_pipeline(base: Any, kind: str) -> Any:
     """`base`'s img2img or inpainting pipeline, sharing its loaded components; made once per pipeline and kept on
     it, so that it goes when the model leaves the cache."""
+    from dgenerate.models.families import is_fill
+
+    if is_fill(type(base).__name__):  # a Flux Fill model is itself the inpainting pipeline
+        return base
     derived = base.__dict__.setdefault("_dgenerate_derived", {})
     if kind not in derived:
         from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
@@ -50,6 +54,8 @@ def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progres
     if mask is not None:
         mask = resize_image(mask, size)
         inputs.update(mask_image=mask, width=job.width, height=job.height)
+    elif takes(derived_pipeline(model.pipeline, kind), "width"):  # Flux img2img: else its default 1024x1024
+        inputs.update(width=job.width, height=job.height)
     if model.spec.model_type == "torch-sdxl":
         inputs.update(micro_conditioning(job))
     if model.refiner is None:
