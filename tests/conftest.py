@@ -49,6 +49,50 @@ def sdxl_lora(tiny_sdxl: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def second_lora(tiny_model: Path) -> Path:
+    from diffusers import StableDiffusionPipeline
+
+    return save_lora(StableDiffusionPipeline, tiny_model, "second", seed=4)
+
+
+@pytest.fixture(scope="session")
+def sd_embedding(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AUTOMATIC1111 embedding for the tiny SD model (width 32), its token the file's name: tinystyle."""
+    from tests.tiny_adapters import write_a1111_safetensors
+
+    return write_a1111_safetensors(tmp_path_factory.mktemp("embeddings") / "tinystyle.safetensors", 32, seed=1)
+
+
+@pytest.fixture(scope="session")
+def sdxl_embedding(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AUTOMATIC1111 SDXL embedding (clip_l 32, clip_g 48 wide), its token: tinyxlstyle."""
+    from tests.tiny_adapters import write_a1111_sdxl
+
+    return write_a1111_sdxl(tmp_path_factory.mktemp("embeddings") / "tinyxlstyle.safetensors", 32, 48, seed=2)
+
+
+@pytest.fixture(scope="session")
+def sd_controlnet(tiny_model: Path) -> Path:
+    from tests.tiny_adapters import build_tiny_controlnet
+
+    return build_tiny_controlnet(tiny_model / "unet", tiny_model.parent / "controlnet", seed=1)
+
+
+@pytest.fixture(scope="session")
+def sd_controlnet_2(tiny_model: Path) -> Path:
+    from tests.tiny_adapters import build_tiny_controlnet
+
+    return build_tiny_controlnet(tiny_model / "unet", tiny_model.parent / "controlnet-2", seed=2)
+
+
+@pytest.fixture(scope="session")
+def sdxl_controlnet(tiny_sdxl: Path) -> Path:
+    from tests.tiny_adapters import build_tiny_controlnet
+
+    return build_tiny_controlnet(tiny_sdxl / "unet", tiny_sdxl.parent / "controlnet", seed=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_flux(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_flux(tmp_path_factory.mktemp("tiny-flux") / "model")
 

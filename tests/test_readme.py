@@ -68,3 +68,30 @@ def test_flux_example(run_cli: RunCli, tiny_flux: Path, tmp_path: Path, monkeypa
     texts = [config.read_text() for config in configs]
     assert all("--model-type torch-flux" in text and "--dtype bfloat16" in text for text in texts)
     assert sorted(text.count("--true-guidance-scales 4") for text in texts) == [0, 0, 1, 1]
+
+
+def test_adapters_example(run_cli: RunCli, tiny_model: Path, tiny_lora: Path, second_lora: Path, sd_embedding: Path,
+                          sd_controlnet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As written, with the tiny model's adapters under the example's names in the working folder."""
+    import shutil
+
+    from PIL import Image, ImageDraw
+
+    argv = readme_example("adapters")
+    assert argv[0] == "./stable-diffusion-v1-5"
+    monkeypatch.chdir(tmp_path)
+    for source, name in ((tiny_lora, "ink-style.safetensors"), (second_lora, "detail.safetensors"),
+                         (sd_embedding, "easynegative.safetensors")):
+        shutil.copy(source, tmp_path / name)
+    shutil.copytree(sd_controlnet, tmp_path / "controlnet-canny")
+    edges = Image.new("RGB", (64, 64), "black")
+    ImageDraw.Draw(edges).ellipse((16, 16, 48, 48), outline="white")
+    edges.save(tmp_path / "edges.png")
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    configs = sorted((tmp_path / "adapters").glob("*.dgen"))
+    assert len(configs) == 2 and len(list((tmp_path / "adapters").glob("*.png"))) == 2
+    text = configs[0].read_text()
+    for expected in ("ink-style.safetensors;0.8", "detail.safetensors;0.4", "--textual-inversions", "control=",
+                     "controlnet-canny;scale=0.9;start=0;end=0.8", "--prompt-weighting a1111"):
+        assert expected in text, expected

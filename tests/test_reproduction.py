@@ -53,6 +53,10 @@ def _sdxl(fixture: Fixtures) -> list[str]:
     return [str(fixture("tiny_sdxl")), "--model-type", "torch-sdxl"]
 
 
+def _sdxl_with(*options: str) -> Callable[[Fixtures], list[str]]:
+    return lambda fixture: [*_sdxl(fixture), *options]
+
+
 def _refined(fixture: Fixtures) -> list[str]:
     return [*_sdxl(fixture), "--sdxl-refiner", str(fixture("tiny_refiner")), "--sdxl-high-noise-fractions", "0.6"]
 
@@ -63,6 +67,31 @@ def _seeded(name: str, model: str = "tiny_model") -> Callable[[Fixtures], list[s
         seed = {"img2img": f"{inputs / 'seed.png'}", "inpainting": f"{inputs / 'seed.png'};{inputs / 'mask.png'}",
                 "animation": f"{inputs / 'clip.mp4'}"}[name]
         return [str(fixture(model)), "--image-seeds", seed, "--image-seed-strengths", "0.6"]
+
+    return argv
+
+
+def _with(base: Callable[[Fixtures], list[str]], *options: str) -> Callable[[Fixtures], list[str]]:
+    """Options naming fixtures as {name}: '{tiny_lora};0.7' becomes that fixture's path and ';0.7'."""
+
+    def argv(fixture: Fixtures) -> list[str]:
+        names = [part[:part.index("}")] for option in options for part in option.split("{")[1:]]
+        values = {name: str(fixture(name)) for name in names}
+        return [*base(fixture), *(option.format(**values) for option in options)]
+
+    return argv
+
+
+def _controlled(seed: str, *nets: str, model: str = "tiny_model") -> Callable[[Fixtures], list[str]]:
+    """ControlNets and an image seed naming the contract inputs: {seed}, {mask}, {control} (the control image)."""
+
+    def argv(fixture: Fixtures) -> list[str]:
+        inputs = fixture("contract_inputs")
+        paths = {"seed": inputs / "seed.png", "mask": inputs / "mask.png", "control": inputs / "control.png",
+                 "clip": inputs / "clip.mp4"}
+        strength = ["--image-seed-strengths", "0.6"] if seed.startswith("{seed}") else []  # an image to change
+        return [str(fixture(model)), "--control-nets", *(f"{fixture(net)};scale=1.5;end=0.8" for net in nets),
+                "--image-seeds", seed.format(**paths), *strength]
 
     return argv
 
@@ -85,6 +114,28 @@ KINDS = [
     Kind("vae-folder", lambda fixture: _sd("--vae", f"AutoencoderKL;{fixture('other_vae')}")(fixture)),
     Kind("vae-file", lambda fixture: _sd("--vae", f"AutoencoderKL;{fixture('vae_file')}")(fixture)),
     Kind("lora", lambda fixture: _sd("--lora", f"{fixture('tiny_lora')};0.7")(fixture)),
+    # Adapters: several LoRAs, textual inversions, weighted prompts, ControlNets
+    Kind("two-loras", _with(_sd(), "--lora", "{tiny_lora};0.7", "{second_lora};0.4")),
+    Kind("textual-inversion", _with(_sd(), "--textual-inversions", "{sd_embedding}"),
+         prompt="a red circle, tinystyle; blue"),
+    Kind("sdxl-textual-inversion", _with(_sdxl, "--textual-inversions", "{sdxl_embedding}"),
+         prompt="a red circle, TinyXLStyle; blue"),
+    Kind("weighted-prompt", _sd("--prompt-weighting", "a1111"), prompt="a (red:1.4) circle, [square]; (blue)"),
+    Kind("sdxl-weighted-prompt", _sdxl_with("--prompt-weighting", "a1111"), prompt="a ((red)) circle BREAK sun; "),
+    Kind("controlnet", _controlled("{control}", "sd_controlnet"), batches=False),
+    Kind("two-controlnets", _controlled("control={control},{seed}", "sd_controlnet", "sd_controlnet_2"),
+         batches=False),
+    Kind("controlnet-img2img", _controlled("{seed};control={control}", "sd_controlnet"), batches=False),
+    Kind("controlnet-inpainting", _controlled("{seed};{mask};control={control}", "sd_controlnet"), batches=False),
+    Kind("sdxl-controlnet", _controlled("{control}", "sdxl_controlnet", model="tiny_sdxl"), batches=False),
+    Kind("all-adapters", _with(_controlled("{seed};{mask};control={control}", "sd_controlnet"), "--lora",
+                               "{tiny_lora};0.7", "{second_lora};0.4", "--textual-inversions", "{sd_embedding}",
+                               "--prompt-weighting", "a1111"),
+         batches=False, prompt="a (red:1.3) circle, tinystyle; [blue]"),
+    Kind("sdxl-all-adapters", _with(_controlled("{control}", "sdxl_controlnet", model="tiny_sdxl"), "--lora",
+                                    "{sdxl_lora};0.6", "--textual-inversions", "{sdxl_embedding}",
+                                    "--prompt-weighting", "a1111"),
+         batches=False, prompt="a ((red)) circle, tinyxlstyle; blue"),
     Kind("single-file", lambda fixture: [str(fixture("sd_single_file"))]),
     Kind("float16", _sd("--dtype", "float16")),
     # PNDM plans its Runge-Kutta warm-up over 4 steps when the model's configuration does not skip it.
@@ -121,6 +172,9 @@ def contract_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mask = Image.new("L", (72, 48), 0)
     ImageDraw.Draw(mask).rectangle((16, 4, 56, 44), fill=255)
     mask.save(folder / "mask.png")
+    control = Image.new("RGB", (72, 48), "black")
+    ImageDraw.Draw(control).rectangle((0, 0, 35, 47), fill="white")
+    control.save(folder / "control.png")
     write_video(folder / "clip.mp4", "libx264", Fraction(24), 3)
     return folder
 
@@ -166,7 +220,10 @@ def vae_file(other_vae: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _pixels(path: Path) -> bytes:
-    return np.asarray(Image.open(path).convert("RGB")).tobytes()
+    """An image's pixels; a blank one (what NaNs in a pipeline become) would reproduce trivially, so it fails here."""
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    assert pixels.std() > 1, f"{path.name} is blank"
+    return pixels.tobytes()
 
 
 def _request(argv: Sequence[str]) -> dgenerate.RenderRequest:

@@ -33,6 +33,9 @@ def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
         vocab_size=49408, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
         max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407, pad_token_id=49407,
     ))
+    # A trained CLIP's final layer norm has a bias, so its hidden states do not average to zero; AUTOMATIC1111's
+    # prompt emphasis divides by that average, which a freshly initialised one (bias 0) leaves at about 1e-9.
+    torch.nn.init.constant_(text_encoder.final_layer_norm.bias, 0.05)
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                               set_alpha_to_one=False, steps_offset=1)
     tokenizer = CLIPTokenizer.from_pretrained(builtin_tokenizer_path())
@@ -134,14 +137,14 @@ def build_tiny_sdxl_refiner(folder: Path, base: Path | None = None, seed: int = 
     return folder
 
 
-def save_lora(pipeline_class: Any, folder: Path, name: str, component: str = "unet") -> Path:
+def save_lora(pipeline_class: Any, folder: Path, name: str, component: str = "unet", seed: int = 3) -> Path:
     """A LoRA on the attention projections of the UNet (or an SD3 or Flux transformer) with random (non-zero) A and B,
     as a trained one has."""
     import torch
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft import LoraConfig, get_peft_model_state_dict
 
-    torch.manual_seed(3)
+    torch.manual_seed(seed)
     pipeline = pipeline_class.from_pretrained(folder)
     denoiser = getattr(pipeline, component)
     denoiser.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,

@@ -27,6 +27,7 @@ from dgenerate.jobs import (
     DTYPES,
     MODEL_TYPES,
     OFFLOAD_MODES,
+    PROMPT_WEIGHTINGS,
     LoraSpec,
     ModelSpec,
     OutputSpec,
@@ -48,12 +49,15 @@ from dgenerate.plan import (
     MAX_SEED_VALUE,
     RenderRequest,
     check_cpu_threads,
+    control_seeds,
     describe_grid,
+    parse_control_net,
     parse_image_seed,
     parse_lora,
     parse_number,
     parse_prompt,
     parse_size,
+    parse_textual_inversion,
     parse_vae,
     random_seeds,
 )
@@ -84,10 +88,21 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--vae-variant", help="VAE weights variant, defaults to --variant.")
     add("--vae-dtype", choices=DTYPES, help="VAE precision, defaults to --dtype.")
     add("--vae-subfolder", help="VAE subfolder in a repository or folder.")
-    add("--lora", help='A LoRA and its scale: "path;scale" (scale defaults to 1.0).')
-    add("--lora-weight-name", help="LoRA file name inside a repository or folder.")
-    add("--lora-revision", help="LoRA revision on the Hugging Face hub.")
-    add("--lora-subfolder", help="LoRA subfolder in a repository or folder.")
+    add("--lora", nargs="+", action="extend", help='LoRAs and their scales, applied together: "path;scale" (scale '
+        'defaults to 1.0), each with ";weight-name=FILE", ";revision=R", ";subfolder=S" where needed.')
+    add("--lora-weight-name", help="LoRA file name inside a repository or folder (one --lora).")
+    add("--lora-revision", help="LoRA revision on the Hugging Face hub (one --lora).")
+    add("--lora-subfolder", help="LoRA subfolder in a repository or folder (one --lora).")
+    add("--textual-inversions", nargs="+", action="extend", metavar="PATH", help='Textual inversion embeddings: '
+        '"path;token=NAME", AUTOMATIC1111 .pt/.safetensors (SD and SDXL) or diffusers learned_embeds files or '
+        "folders, read weights-only. The token defaults to the file's own (an AUTOMATIC1111 file's name).")
+    add("--control-nets", nargs="+", action="extend", metavar="PATH", help='ControlNets (SD and SDXL): '
+        '"path;scale=S;start=A;end=B" (1, 0 and 1 by default). --image-seeds then give their control images: '
+        '"control.png" for text to image, "image.png;control=c.png" and "image.png;mask.png;control=c.png" for img2img '
+        'and inpainting; one image per ControlNet, "control=a.png,b.png".')
+    add("--prompt-weighting", default="none", choices=PROMPT_WEIGHTINGS, help="a1111: read prompts as AUTOMATIC1111 "
+        "does: (word:1.3), (word), [word], BREAK, and prompts longer than 77 tokens (SD and SDXL). (default: none, "
+        "prompts as diffusers reads them)")
     add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}; for torch-sd3 and torch-flux: "
         f"{', '.join(FLOW_SCHEDULER_NAMES)}. (default: the model's own)")
     add("--sdxl-refiner", help="Stable Diffusion XL (torch-sdxl) refiner model path.")
@@ -215,11 +230,20 @@ def _vae_spec(args: argparse.Namespace) -> VaeSpec | None:
     return VaeSpec(class_name, path, args.vae_revision, args.vae_variant, args.vae_subfolder, args.vae_dtype)
 
 
-def _lora_spec(args: argparse.Namespace) -> LoraSpec | None:
-    if args.lora is None:
-        return None
-    return replace(parse_lora(args.lora), weight_name=args.lora_weight_name, revision=args.lora_revision,
-                   subfolder=args.lora_subfolder)
+def _lora_specs(args: argparse.Namespace) -> tuple[LoraSpec, ...]:
+    loras = tuple(parse_lora(text) for text in args.lora or ())
+    single = {"--lora-weight-name": args.lora_weight_name, "--lora-revision": args.lora_revision,
+              "--lora-subfolder": args.lora_subfolder}
+    given = {flag: value for flag, value in single.items() if value is not None}
+    if not given:
+        return loras
+    if len(loras) != 1:
+        flag = next(iter(given))
+        raise UsageError(f"{flag} applies to one --lora, and {len(loras)} are given; write it into each LoRA's value: "
+                         "'path;0.5;weight-name=file;revision=r;subfolder=s'")
+    lora = loras[0]
+    return (replace(lora, weight_name=args.lora_weight_name or lora.weight_name,
+                    revision=args.lora_revision or lora.revision, subfolder=args.lora_subfolder or lora.subfolder),)
 
 
 def _refiner_spec(args: argparse.Namespace) -> RefinerSpec | None:
@@ -245,7 +269,8 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
         safety_checker=args.safety_checker,
         auth_token=args.auth_token,
         vae=_vae_spec(args),
-        lora=_lora_spec(args),
+        loras=_lora_specs(args),
+        textual_inversions=tuple(parse_textual_inversion(text) for text in args.textual_inversions or ()),
         refiner=_refiner_spec(args),
         no_t5=args.no_t5,
         offload=args.offload,
@@ -281,13 +306,15 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
                                      MAX_SEQUENCE_LENGTH)[0] if args.max_sequence_length else None,
         sdxl_original_size=_optional_size(args.sdxl_original_size, "--sdxl-original-size"),
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),
+        prompt_weighting=None if args.prompt_weighting == "none" else args.prompt_weighting,
+        control_nets=tuple(parse_control_net(text) for text in args.control_nets or ()),
     )
 
 
 def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.image_seeds is None:
         for flag, value in (("--image-seed-strengths", args.image_seed_strengths), ("--frame-start", args.frame_start),
-                            ("--frame-end", args.frame_end)):
+                            ("--frame-end", args.frame_end), ("--control-nets", args.control_nets)):
             if value is not None:
                 raise UsageError(f"{flag} needs --image-seeds")
         return {}
@@ -299,7 +326,11 @@ def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
     end = _numbers([args.frame_end], "--frame-end", int, 0)[0] if args.frame_end is not None else None
     if start is not None and end is not None and end < start:
         raise UsageError(f"--frame-end {end} is before --frame-start {start}; the slice includes both ends")
-    return {"image_seeds": tuple(parse_image_seed(text) for text in args.image_seeds),
+    seeds = control_seeds([parse_image_seed(text) for text in args.image_seeds], len(args.control_nets or ()))
+    if args.image_seed_strengths is not None and not any(seed.image for seed in seeds):
+        raise UsageError("--image-seed-strengths applies to images to change, and these image seeds are control images "
+                         "alone (text to image); leave it out")
+    return {"image_seeds": seeds,
             "image_seed_strengths": strengths, "frame_start": start, "frame_end": end}
 
 

@@ -24,8 +24,10 @@ VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 
 # Fields added after job ids were first published: at their default they stay out of the canonical JSON, so every
 # job id recorded before them (in configs, PNGs, --resume folders) still names the same job.
-_ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("job", "true_guidance_scale", None),
-                ("job", "max_sequence_length", None))
+_ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model", "textual_inversions", ()),
+                ("job", "true_guidance_scale", None), ("job", "max_sequence_length", None),
+                ("job", "prompt_weighting", None), ("job", "control_nets", ()))
+PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,10 @@ class ModelSpec:
     safety_checker: bool = False
     auth_token: str | None = field(default=None, repr=False, compare=False)
     vae: VaeSpec | None = None
-    lora: LoraSpec | None = None
+    loras: tuple[LoraSpec, ...] = ()
     refiner: RefinerSpec | None = None
     no_t5: bool = False
+    textual_inversions: tuple[TextualInversionSpec, ...] = ()
     offload: str | None = None
 
 
@@ -62,7 +65,7 @@ class VaeSpec:
 
 @dataclass(frozen=True)
 class LoraSpec:
-    """--lora "path;scale" and its --lora-* options."""
+    """One --lora "path;scale;weight-name=...;revision=...;subfolder=..." value."""
 
     path: str
     scale: float = 1.0
@@ -115,14 +118,18 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class ImageSeedSpec:
-    """--image-seeds "image;mask;WxH": a path or URL, an optional inpaint mask, an optional size (height optional)."""
+    """--image-seeds "image;mask;control=c.png;WxH": a path or URL, an optional inpaint mask, the ControlNets' control
+    images (with --control-nets; alone, they guide text to image: no image), an optional size (height optional)."""
 
-    image: str
+    image: str | None
     mask: str | None = None
     size: tuple[int, int | None] | None = None
+    control: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        parts = [self.image] + ([self.mask] if self.mask else [])
+        parts = ([self.image] if self.image else []) + ([self.mask] if self.mask else [])
+        if self.control:
+            parts.append("control=" + ",".join(self.control))
         if self.size is not None:
             width, height = self.size
             parts.append(f"{width}x{height}" if height is not None else str(width))
@@ -155,6 +162,8 @@ class Job:
     cpu_threads: int | None = None
     true_guidance_scale: float | None = None
     max_sequence_length: int | None = None
+    prompt_weighting: str | None = None  # None: plain prompts; "a1111": AUTOMATIC1111's (word:1.3) and long prompts
+    control_nets: tuple[ControlNetSpec, ...] = ()
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 
@@ -168,6 +177,10 @@ class Job:
             owner = data["model"] if fields == "model" else data
             if owner[name] == default:
                 del owner[name]
+        loras = data["model"].pop("loras")  # published ids hold one LoRA, or none, under "lora"
+        data["model"]["lora"] = None if not loras else loras[0] if len(loras) == 1 else loras
+        if data["image_seed"] is not None and not data["image_seed"]["control"]:
+            del data["image_seed"]["control"]
         return data
 
     def canonical_json(self) -> str:

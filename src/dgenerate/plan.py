@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from dgenerate.errors import UsageError
-from dgenerate.jobs import VAE_CLASSES, ImageSeedSpec, Job, LoraSpec, ModelSpec, OutputSpec
+from dgenerate.jobs import (
+    VAE_CLASSES,
+    ControlNetSpec,
+    ImageSeedSpec,
+    Job,
+    LoraSpec,
+    ModelSpec,
+    OutputSpec,
+    TextualInversionSpec,
+)
 
 DEFAULT_GUIDANCE_SCALE = 5.0
 DEFAULT_INFERENCE_STEPS = 30
@@ -64,6 +73,8 @@ class RenderRequest:
     sdxl_target_size: tuple[int, int] | None = None
     true_guidance_scales: tuple[float, ...] | None = None
     max_sequence_length: int | None = None
+    prompt_weighting: str | None = None
+    control_nets: tuple[ControlNetSpec, ...] = ()
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -124,23 +135,69 @@ def parse_vae(text: str) -> tuple[str, str]:
     return found, path.strip()
 
 
+def _keywords(text: str, option: str, allowed: tuple[str, ...], example: str) -> tuple[list[str], dict[str, str]]:
+    """'path;0.5;weight-name=x' -> (['path', '0.5'], {'weight-name': 'x'}); an unknown key is one line."""
+    positional: list[str] = []
+    keywords: dict[str, str] = {}
+    for part in text.split(";"):
+        key, equals, value = part.partition("=")
+        if not equals:
+            positional.append(part.strip())
+        elif key.strip().lower() in allowed and value.strip():
+            keywords[key.strip().lower()] = value.strip()
+        else:
+            raise UsageError(f"{option} {text!r}: {part.strip()!r} is not one of {', '.join(k + '=' for k in allowed)}"
+                             f" with a value; use for example {example!r}")
+    if not positional or not positional[0]:
+        raise UsageError(f"{option} {text!r} needs a path first: {example!r}")
+    return positional, keywords
+
+
+def _float_in(text: str, option: str, whole: str, low: float, high: float | None = None) -> float:
+    """One number inside a compound value, its error naming the whole value: "--lora 'x;big': 'big' is not..."."""
+    return float(parse_number(text, f"{option} {whole!r}:", float, low, high))
+
+
 def parse_lora(text: str) -> LoraSpec:
-    """'path;scale' -> LoraSpec (scale 1.0 when not given)."""
-    path, sep, scale = text.rpartition(";") if ";" in text else (text, "", "")
-    if not path.strip():
-        raise UsageError(f"--lora {text!r} needs a path: 'my_lora.safetensors;0.5'")
-    try:
-        value = float(scale) if sep else 1.0
-    except ValueError:
-        raise UsageError(f"--lora {text!r}: the scale {scale.strip()!r} is not a number; use 'path;0.5'") from None
-    return LoraSpec(path=path.strip(), scale=value)
+    """'path;scale;weight-name=file;revision=r;subfolder=s' -> LoraSpec (scale 1.0 when not given)."""
+    positional, keywords = _keywords(text, "--lora", ("scale", "weight-name", "revision", "subfolder"),
+                                     "my_lora.safetensors;0.5")
+    if len(positional) > 2 or (len(positional) == 2 and "scale" in keywords):
+        raise UsageError(f"--lora {text!r} has more than a path and a scale; use 'path;0.5;weight-name=file'")
+    scale = keywords.get("scale", positional[1] if len(positional) == 2 else None)
+    value = 1.0 if scale is None else _float_in(scale, "--lora", text, float("-inf"))
+    return LoraSpec(positional[0], value, keywords.get("weight-name"), keywords.get("revision"),
+                    keywords.get("subfolder"))
+
+
+def parse_textual_inversion(text: str) -> TextualInversionSpec:
+    """'path;token=NAME' -> TextualInversionSpec (the token defaults to the file's own)."""
+    positional, keywords = _keywords(text, "--textual-inversions", ("token",), "easynegative.safetensors;token=bad")
+    if len(positional) > 1:
+        raise UsageError(f"--textual-inversions {text!r}: give one path, then token=NAME if needed")
+    return TextualInversionSpec(positional[0], keywords.get("token"))
+
+
+def parse_control_net(text: str) -> ControlNetSpec:
+    """'path;scale=S;start=A;end=B' -> ControlNetSpec (1, 0 and 1 by default)."""
+    positional, keywords = _keywords(text, "--control-nets", ("scale", "start", "end"),
+                                     "controlnet-canny;scale=0.8;start=0;end=0.6")
+    if len(positional) > 1:
+        raise UsageError(f"--control-nets {text!r}: give one path, then scale=, start=, end=")
+    scale = _float_in(keywords.get("scale", "1"), "--control-nets", text, 0.0)
+    start = _float_in(keywords.get("start", "0"), "--control-nets", text, 0.0, 1.0)
+    end = _float_in(keywords.get("end", "1"), "--control-nets", text, 0.0, 1.0)
+    if end <= start:
+        raise UsageError(f"--control-nets {text!r}: end={end:g} must come after start={start:g}")
+    return ControlNetSpec(positional[0], scale, start, end)
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?$")
 
 
 def parse_image_seed(text: str) -> ImageSeedSpec:
-    """'image', 'image;mask', 'image;WxH', 'image;mask;WxH' (or ';W': width, height from the aspect ratio).
+    """'image', 'image;mask', 'image;WxH', 'image;mask;WxH' (or ';W': width, height from the aspect ratio); the mask
+    may be written 'mask=m.png', and ControlNets' images 'control=a.png,b.png' (alone, for text to image).
 
     Paths become absolute, so a config written for the image finds its seed from any folder.
     """
@@ -149,10 +206,39 @@ def parse_image_seed(text: str) -> ImageSeedSpec:
     if len(parts) > 1 and (match := _SIZE.match(parts[-1])):
         parts.pop()
         size = (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        raise UsageError(f"--image-seeds {text!r} is not 'image', 'image;mask', 'image;WxH' or 'image;mask;WxH'")
-    image, mask = parts[0], parts[1] if len(parts) == 2 else None
-    return ImageSeedSpec(_absolute(image), _absolute(mask) if mask else None, size)
+    keywords = {part.partition("=")[0].lower(): part.partition("=")[2].strip() for part in parts
+                if part.partition("=")[0].lower() in ("mask", "control")}
+    positional = [part for part in parts if part.partition("=")[0].lower() not in keywords]
+    if "mask" in keywords:
+        positional.append(keywords["mask"])
+    control = tuple(_absolute(path.strip()) for path in keywords.get("control", "").split(",") if path.strip())
+    if not all(positional) or len(positional) > 2 or (not positional and not control) or \
+            ("control" in keywords and not control) or (not positional and "mask" in keywords):
+        raise UsageError(f"--image-seeds {text!r} is not 'image', 'image;mask', 'image;WxH', 'image;mask;WxH', or "
+                         "one of those with ';control=c.png' (or 'control=c.png' alone, with --control-nets)")
+    image = _absolute(positional[0]) if positional else None
+    mask = _absolute(positional[1]) if len(positional) == 2 else None
+    return ImageSeedSpec(image, mask, size, control)
+
+
+def control_seeds(seeds: Sequence[ImageSeedSpec], control_nets: int) -> tuple[ImageSeedSpec, ...]:
+    """With --control-nets, a plain 'c.png' seed is the control image of text to image; every seed then needs one
+    control image per ControlNet."""
+    if not control_nets:
+        for seed in seeds:
+            if seed.control:
+                raise UsageError(f"--image-seeds {str(seed)!r} gives control images: add --control-nets")
+        return tuple(seeds)
+    made = tuple(ImageSeedSpec(None, None, seed.size, (seed.image,)) if seed.image and not seed.mask
+                 and not seed.control else seed for seed in seeds)
+    for seed in made:
+        if len(seed.control) != control_nets:
+            raise UsageError(f"--image-seeds {str(seed)!r} has {len(seed.control)} control image(s) for {control_nets} "
+                             "--control-nets; give one per ControlNet: 'control=a.png,b.png'")
+    if len({seed.image is None for seed in made}) > 1:
+        raise UsageError("--image-seeds mixes control images alone (text to image) with images to change; run them "
+                         "in two invocations")
+    return made
 
 
 def _absolute(path: str) -> str:
@@ -167,7 +253,7 @@ def _batch_key(job: Job) -> tuple[object, ...]:
     """What the images of one pipeline call must share; seeds and prompts may differ."""
     return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
-            job.true_guidance_scale, job.max_sequence_length)
+            job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets)
 
 
 def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
@@ -216,7 +302,8 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
     width, height = request.output_size or (None, None)
     fractions = request.high_noise_fractions or (None,)
     image_seeds: tuple[ImageSeedSpec | None, ...] = request.image_seeds or (None,)
-    strengths: tuple[float | None, ...] = request.image_seed_strengths if request.image_seeds else (None,)
+    with_images = any(seed.image for seed in request.image_seeds)
+    strengths: tuple[float | None, ...] = request.image_seed_strengths if with_images else (None,)
     true_guidance: tuple[float | None, ...] = request.true_guidance_scales or (None,)
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, request.inference_steps, request.seeds)
@@ -241,6 +328,8 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
             sdxl_target_size=request.sdxl_target_size,
             true_guidance_scale=true_scale,
             max_sequence_length=request.max_sequence_length,
+            prompt_weighting=request.prompt_weighting,
+            control_nets=request.control_nets,
             index=index,
             output=request.output,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,14 @@ from dgenerate.jobs import (
     DTYPES,
     MODEL_TYPES,
     OFFLOAD_MODES,
+    PROMPT_WEIGHTINGS,
+    ControlNetSpec,
     Job,
     LoraSpec,
     ModelSpec,
     OutputSpec,
     RefinerSpec,
+    TextualInversionSpec,
     VaeSpec,
 )
 from dgenerate.media.writers import ANIMATION_FORMATS
@@ -40,11 +43,13 @@ from dgenerate.plan import (
     MAX_INFERENCE_STEPS,
     MAX_SEED_VALUE,
     check_cpu_threads,
+    parse_control_net,
     parse_image_seed,
     parse_lora,
     parse_number,
     parse_prompt,
     parse_size,
+    parse_textual_inversion,
     parse_vae,
 )
 
@@ -59,13 +64,15 @@ Draft = dict[str, Any]  # a Job being read: its fields, with "model", "vae", "lo
 class Option:
     """One option of a config: how it reads its value off a Job, and how it puts it back into a Job being read.
 
-    `get` returns the text to write, True for a switch that is on, or None to leave the option out.
+    `get` returns the text to write, True for a switch that is on, None to leave the option out, or (for an option
+    given once per item, `repeat`) a list of texts.
     """
 
     flag: str
-    get: Callable[[Job], str | bool | None]
+    get: Callable[[Job], str | bool | list[str] | None]
     put: Callable[[Draft, str | None], None]
     switch: bool = False
+    repeat: bool = False
 
 
 def _text(value: Any) -> str | None:
@@ -175,15 +182,69 @@ def _vae(flag: str) -> Option:
 
 
 def _lora(flag: str) -> Option:
+    """One --lora per LoRA, in the order they are applied."""
+
     def put(draft: Draft, value: str | None) -> None:
-        lora = parse_lora(_value(value, flag))
-        draft.setdefault("model", {})["lora"] = {"path": lora.path, "scale": lora.scale}
+        draft.setdefault("model", {}).setdefault("loras", []).append(asdict(parse_lora(_value(value, flag))))
 
-    def get(job: Job) -> str | None:
-        lora = job.model.lora
-        return None if lora is None else f"{lora.path};{format_number(lora.scale)}"
+    def get(job: Job) -> list[str]:
+        return [lora_text(lora) for lora in job.model.loras]
 
-    return Option(flag, get, put)
+    return Option(flag, get, put, repeat=True)
+
+
+def lora_text(lora: LoraSpec) -> str:
+    extra = [f"{key}={value}" for key, value in (("weight-name", lora.weight_name), ("revision", lora.revision),
+                                                 ("subfolder", lora.subfolder)) if value is not None]
+    return ";".join([lora.path, format_number(lora.scale), *extra])
+
+
+def _lora_part(name: str) -> Callable[[str], Option]:
+    """--lora-weight-name and friends, as configs before several LoRAs wrote them: read, never written."""
+
+    def make(flag: str) -> Option:
+        def put(draft: Draft, value: str | None) -> None:
+            loras = draft.setdefault("model", {}).get("loras")
+            if not loras:
+                raise ConfigError(f"{flag} needs --lora before it")
+            loras[-1][name] = _value(value, flag)
+
+        return Option(flag, lambda _job: None, put)
+
+    return make
+
+
+def _repeated(name: str, parse: Callable[[str], Any], text: Callable[[Any], str],
+              part: str = "job") -> Callable[[str], Option]:
+    """An option given once per item of a tuple field (--textual-inversions, --control-nets)."""
+
+    def make(flag: str) -> Option:
+        def put(draft: Draft, value: str | None) -> None:
+            owner = draft.setdefault("model", {}) if part == "model" else draft
+            owner.setdefault(name, []).append(asdict(parse(_value(value, flag))))
+
+        def get(job: Job) -> list[str]:
+            return [text(item) for item in getattr(job.model if part == "model" else job, name)]
+
+        return Option(flag, get, put, repeat=True)
+
+    return make
+
+
+def _inversion_text(inversion: TextualInversionSpec) -> str:
+    return inversion.path + (f";token={inversion.token}" if inversion.token else "")
+
+
+def _control_net_text(net: ControlNetSpec) -> str:
+    return f"{net.path};scale={format_number(net.scale)};start={format_number(net.start)};end={format_number(net.end)}"
+
+
+def _prompt_weighting(flag: str) -> Option:
+    def put(draft: Draft, value: str | None) -> None:
+        chosen = _choice(PROMPT_WEIGHTINGS)(_value(value, flag), flag)
+        draft["prompt_weighting"] = None if chosen == "none" else chosen
+
+    return Option(flag, lambda job: job.prompt_weighting, put)
 
 
 def _refiner(flag: str) -> Option:
@@ -264,14 +325,16 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--vae-subfolder", _field("vae", "subfolder")),
     ("--vae-dtype", _field("vae", "dtype", parse=_choice(DTYPES))),
     ("--lora", _lora),
-    ("--lora-weight-name", _field("lora", "weight_name")),
-    ("--lora-revision", _field("lora", "revision")),
-    ("--lora-subfolder", _field("lora", "subfolder")),
+    ("--lora-weight-name", _lora_part("weight_name")),
+    ("--lora-revision", _lora_part("revision")),
+    ("--lora-subfolder", _lora_part("subfolder")),
+    ("--textual-inversions", _repeated("textual_inversions", parse_textual_inversion, _inversion_text, "model")),
     ("--sdxl-refiner", _refiner),
     ("--sdxl-refiner-revision", _field("refiner", "revision")),
     ("--sdxl-refiner-variant", _field("refiner", "variant")),
     ("--sdxl-refiner-subfolder", _field("refiner", "subfolder")),
     ("--sdxl-refiner-dtype", _field("refiner", "dtype", parse=_choice(DTYPES))),
+    ("--control-nets", _repeated("control_nets", parse_control_net, _control_net_text)),
     ("--image-seeds", _image_seed),
     ("--image-seed-strengths", _job_field("strength", _number, _float(0.0, 1.0))),
     ("--frame-start", _job_field("frame_start", _text, _int(0))),
@@ -285,6 +348,7 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--batch-size", _batch("batch_size")),
     ("--batch-slot", _batch("batch_slot")),
     ("--sdxl-high-noise-fractions", _job_field("high_noise_fraction", _number, _float(0.0, 1.0))),
+    ("--prompt-weighting", _prompt_weighting),
     ("--prompts", _prompt),
     ("--seeds", _job_field("seed", _text, _int(0, MAX_SEED_VALUE))),
     ("--guidance-scales", _job_field("guidance_scale", _number, _float(0.0))),
@@ -306,6 +370,8 @@ def job_arguments(job: Job) -> list[tuple[str, str | None]]:
             arguments.append((option.flag, None))
         elif isinstance(value, str):
             arguments.append((option.flag, value))
+        elif isinstance(value, list):
+            arguments += [(option.flag, item) for item in value]
     return arguments
 
 
@@ -365,7 +431,7 @@ def _read_job(argv: tuple[str, ...]) -> Job:
         if option is None:
             raise ConfigError(f"{flag!r} is not an option a config holds; run grids and other options through "
                               "`dgenerate < file`")
-        if flag in seen:
+        if flag in seen and not option.repeat:
             raise ConfigError(f"{flag} is given twice; a config holds one value per option")
         seen.add(flag)
         if not equals and not option.switch:
@@ -379,9 +445,12 @@ def _read_job(argv: tuple[str, ...]) -> Job:
 
 def _build(draft: Draft) -> Job:
     model = draft.pop("model")
-    for name, cls in (("vae", VaeSpec), ("lora", LoraSpec), ("refiner", RefinerSpec)):
+    for name, cls in (("vae", VaeSpec), ("refiner", RefinerSpec)):
         if name in model:
             model[name] = cls(**model[name])
+    model["loras"] = tuple(LoraSpec(**lora) for lora in model.get("loras", ()))
+    model["textual_inversions"] = tuple(TextualInversionSpec(**each) for each in model.get("textual_inversions", ()))
+    draft["control_nets"] = tuple(ControlNetSpec(**each) for each in draft.get("control_nets", ()))
     output = OutputSpec(**draft.pop("output", {}))
     missing = [flag for flag, name in (("--seeds", "seed"), ("--prompts", "prompt")) if name not in draft]
     if missing:
@@ -399,14 +468,45 @@ def a1111_parameters(job: Job) -> str:
     scheduler = job.scheduler or ""
     sampler = A1111_SAMPLER_NAMES.get(scheduler, scheduler)
     model_name = Path(job.model.path.removeprefix("builtin:")).name or job.model.path
-    lines = [job.prompt]
+    loras = "".join(f" <lora:{_stem(lora.path)}:{format_number(lora.scale)}>" for lora in job.model.loras)
+    lines = [job.prompt + loras]
     if job.negative_prompt:
         lines.append(f"Negative prompt: {job.negative_prompt}")
-    lines.append(
-        f"Steps: {job.inference_steps}, Sampler: {sampler}, {_a1111_guidance(job)}, "
-        f"Seed: {job.seed}, Size: {job.width}x{job.height}, Model: {model_name}, Version: dgenerate {__version__}"
-    )
+    settings = [f"Steps: {job.inference_steps}", f"Sampler: {sampler}", _a1111_guidance(job), f"Seed: {job.seed}",
+                f"Size: {job.width}x{job.height}", f"Model: {model_name}", *_a1111_adapters(job),
+                f"Version: dgenerate {__version__}"]
+    lines.append(", ".join(settings))
     return "\n".join(lines)
+
+
+def _stem(path: str) -> str:
+    return Path(path).stem or path
+
+
+def _a1111_adapters(job: Job) -> list[str]:
+    """Textual inversions as "TI hashes" (the embedding file's SHA-256, first 12 digits, as AUTOMATIC1111 writes
+    it) and ControlNets as the sd-webui-controlnet extension writes them."""
+    settings = []
+    if job.model.textual_inversions:
+        names = [f"{each.token or _stem(each.path)}: {_short_hash(each.path)}" for each in job.model.textual_inversions]
+        settings.append(f'TI hashes: "{", ".join(names)}"')
+    for number, net in enumerate(job.control_nets):
+        settings.append(f'ControlNet {number}: "Module: none, Model: {_stem(net.path)}, Weight: '
+                        f'{format_number(net.scale)}, Guidance Start: {format_number(net.start)}, Guidance End: '
+                        f'{format_number(net.end)}"')
+    return settings
+
+
+def _short_hash(path: str) -> str:
+    import hashlib
+
+    file = Path(path)
+    if file.is_dir():
+        file = next((file / name for name in ("learned_embeds.safetensors", "learned_embeds.bin")
+                     if (file / name).is_file()), file)
+    if not file.is_file():
+        return "unknown"
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
 
 
 def _a1111_guidance(job: Job) -> str:

@@ -70,10 +70,12 @@ def resolve_spec(spec: ModelSpec) -> ModelSpec:
     _check_family_options(spec)
     dtype = resolve_dtype(spec.dtype)
     vae = spec.vae and replace(spec.vae, path=_absolute(spec.vae.path), dtype=resolve_dtype(spec.vae.dtype or dtype))
-    lora = spec.lora and replace(spec.lora, path=_absolute(spec.lora.path))
+    loras = tuple(replace(lora, path=_absolute(lora.path)) for lora in spec.loras)
+    inversions = tuple(replace(each, path=_absolute(each.path)) for each in spec.textual_inversions)
     refiner = spec.refiner and replace(spec.refiner, path=_absolute(spec.refiner.path),
                                        dtype=resolve_dtype(spec.refiner.dtype or dtype))
-    resolved = replace(spec, device=resolve_device(spec.device), dtype=dtype, vae=vae, lora=lora, refiner=refiner)
+    resolved = replace(spec, device=resolve_device(spec.device), dtype=dtype, vae=vae, loras=loras,
+                       textual_inversions=inversions, refiner=refiner)
     check_dtype_runs(resolved)
     _check_offload(resolved)
     return resolved
@@ -102,6 +104,9 @@ def _check_family_options(spec: ModelSpec) -> None:
     if spec.refiner is not None and spec.model_type != "torch-sdxl":
         raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: model_path {spec.path!r} is "
                          f"{family(spec.model_type).name} ({spec.model_type})")
+    if spec.textual_inversions and spec.model_type not in ("torch", "torch-sdxl"):
+        raise UsageError(f"--textual-inversions are for Stable Diffusion and SDXL models; model_path {spec.path!r} is "
+                         f"{family(spec.model_type).name}: leave them out")
     if spec.no_t5 and spec.model_type != "torch-sd3":
         raise UsageError(f"--no-t5 is for Stable Diffusion 3 models (torch-sd3), whose T5 encoder is optional; "
                          f"model_path {spec.path!r} is {family(spec.model_type).name}: leave --no-t5 out")
@@ -185,7 +190,7 @@ class Resolver:
         self.downloads = downloads
         self._specs: dict[ModelSpec, ModelSpec] = {}
         self._facts: dict[ModelSpec, ModelFacts] = {}
-        self._media: dict[tuple[str, str | None, int | None, int | None], MediaInfo] = {}
+        self._media: dict[tuple[str | None, str | None, tuple[str, ...], int | None, int | None], MediaInfo] = {}
         self._schedules: set[tuple[ModelSpec, str, int]] = set()
 
     def resolve(self, jobs: Sequence[Job]) -> tuple[Job, ...]:
@@ -195,14 +200,17 @@ class Resolver:
         spec = self.spec(job.model)
         facts = self.facts(spec)
         job = replace(job, model=spec, scheduler=job.scheduler or facts.scheduler,
-                      cpu_threads=_cpu_threads(job, spec), high_noise_fraction=_fraction(job, spec))
+                      cpu_threads=_cpu_threads(job, spec), high_noise_fraction=_fraction(job, spec),
+                      control_nets=tuple(replace(net, path=_absolute(net.path)) for net in job.control_nets))
         job = _family_fields(job, facts)
         self._check_schedule(job, facts)
         width, height = self._size(job, facts)
         job = replace(job, width=width, height=height)
         if job.image_seed is not None:
-            job = replace(job, image_seed=replace(job.image_seed, size=(width, height)))
-            denoising_steps(job)
+            seed = replace(job.image_seed, size=(width, height))
+            job = replace(job, image_seed=seed)
+            if seed.image is not None:
+                denoising_steps(job)
         if spec.model_type == "torch-sdxl":
             job = replace(job, sdxl_original_size=job.sdxl_original_size or (width, height),
                           sdxl_target_size=job.sdxl_target_size or (width, height))
@@ -244,10 +252,11 @@ class Resolver:
 
         seed = job.image_seed
         assert seed is not None
-        key = (seed.image, seed.mask, job.frame_start, job.frame_end)
+        key = (seed.image, seed.mask, seed.control, job.frame_start, job.frame_end)
         if key not in self._media:
-            mask = self.local(seed.mask) if seed.mask else None
-            with open_seed(self.local(seed.image), mask, job.frame_start, job.frame_end) as source:
+            image, mask = (self.local(path) if path else None for path in (seed.image, seed.mask))
+            controls = [self.local(path) for path in seed.control]
+            with open_seed(image, mask, job.frame_start, job.frame_end, controls) as source:
                 self._media[key] = source.info
         return self._media[key]
 
@@ -288,6 +297,13 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
                          f"model_path {job.model.path!r} is {kind.name}: leave it out")
     if job.max_sequence_length is not None and job.max_sequence_length > MAX_SEQUENCE_LENGTH:
         raise UsageError(f"--max-sequence-length {job.max_sequence_length} is too long: use 1 to {MAX_SEQUENCE_LENGTH}")
+    for flag, used in (("--control-nets", job.control_nets), ("--prompt-weighting a1111", job.prompt_weighting)):
+        if used and kind.flow:
+            raise UsageError(f"{flag} is for Stable Diffusion and SDXL models; model_path {job.model.path!r} is "
+                             f"{kind.name}: leave it out")
+        if used and job.model.refiner is not None:
+            raise UsageError(f"{flag} does not run with --sdxl-refiner (the refiner would read neither); leave out "
+                             "one of them")
     if job.true_guidance_scale is not None and kind.model_type != "torch-flux":
         raise UsageError(f"--true-guidance-scales is for Flux models (torch-flux); model_path {job.model.path!r} is "
                          f"{kind.name}, whose --guidance-scales already guide with the negative prompt: leave it out")

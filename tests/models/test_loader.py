@@ -47,8 +47,8 @@ def test_every_loading_option_misses_the_cache() -> None:
     base = ModelSpec("model", "torch", device="cpu", dtype="float32")  # resolved as it is: no folder to read
     variants = [
         base, replace(base, dtype="float16"), replace(base, vae=VaeSpec("AutoencoderKL", "vae")),
-        replace(base, vae=VaeSpec("AutoencoderKL", "vae", dtype="float16")), replace(base, lora=LoraSpec("l", 1.0)),
-        replace(base, lora=LoraSpec("l", 0.5)), replace(base, lora=LoraSpec("l", 0.5, weight_name="w")),
+        replace(base, vae=VaeSpec("AutoencoderKL", "vae", dtype="float16")), replace(base, loras=(LoraSpec("l", 1.0),)),
+        replace(base, loras=(LoraSpec("l", 0.5),)), replace(base, loras=(LoraSpec("l", 0.5, weight_name="w"),)),
         replace(base, model_type="torch-sdxl", refiner=RefinerSpec("r")),
         replace(base, model_type="torch-sdxl", refiner=RefinerSpec("r", dtype="float16")),
         replace(base, variant="fp16"), replace(base, revision="v2"), replace(base, subfolder="s"),

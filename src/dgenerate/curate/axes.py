@@ -18,7 +18,9 @@ def _image_seed(job: Job) -> str:
     if job.image_seed is None:
         return ""
     seed = job.image_seed
-    parts = [Path(seed.image).name, *([Path(seed.mask).name] if seed.mask else [])]
+    parts = [Path(path).name for path in (seed.image, seed.mask) if path]
+    if seed.control:
+        parts.append("control=" + ",".join(Path(path).name for path in seed.control))
     return ";".join(parts)
 
 

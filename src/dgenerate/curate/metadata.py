@@ -18,6 +18,7 @@ from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK
 # AUTOMATIC1111's own pattern for "Key: value" pairs (modules/infotext_utils.py), values optionally quoted.
 _PAIR = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
+_LORA = re.compile(r"<lora:([^:>]+):([^:>]+)(?::[^>]*)?>")
 # Sampler names other tools write, to our schedulers: AUTOMATIC1111 / Forge / SD.Next, and ComfyUI's.
 _SAMPLERS = {
     **{name.lower(): scheduler for scheduler, name in A1111_SAMPLER_NAMES.items() if not is_flow_scheduler(scheduler)},
@@ -121,6 +122,9 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     settings = dict(parameters.settings)
     not_mapped: list[str] = []
     prompt = parameters.prompt
+    for name, weight in _LORA.findall(prompt):  # AUTOMATIC1111 reads these from the prompt; here they are --lora
+        not_mapped.append(f"LoRA {name} at {weight} (give it with --lora PATH;{weight})")
+    prompt = _LORA.sub("", prompt).strip()
     if ";" in prompt:  # here the first ';' starts the negative prompt
         prompt = prompt.replace(";", ",")
         not_mapped.append("';' in the prompt (written as ',')")

@@ -1,7 +1,7 @@
 """Reading and writing images, masks, videos and animations; pure I/O, no diffusers.
 
     open_media(path, frame_start, frame_end) -> FrameSource    RGB frames one at a time, .info: MediaInfo
-    open_seed(image, mask, frame_start, frame_end) -> SeedSource (image, mask "L" or None) pairs, .info
+    open_seed(image, mask, frame_start, frame_end, controls) -> SeedSource (image, mask "L", controls) per frame, .info
     fetch(url, cache_dir) -> Path                              an http(s) seed downloaded once into cache_dir
     fit_size(src_w, src_h, requested, multiple) -> (w, h)      the README's output size rule
     AnimationWriter(path, fmt, fps, size, overwrite=False)     mp4 / gif / webp, encoded as frames arrive

@@ -59,8 +59,12 @@ def load(spec: ModelSpec) -> LoadedModel:
     if spec.vae is not None:
         parts["vae"] = load_vae(spec.vae, spec)
     pipeline = _load_pipeline(spec, parts)
-    if spec.lora is not None:
-        apply_lora(pipeline, spec.lora, spec)
+    for lora in spec.loras:
+        apply_lora(pipeline, lora, spec)
+    if spec.textual_inversions:
+        from dgenerate.models.textual_inversion import apply_textual_inversions
+
+        apply_textual_inversions(pipeline, spec.textual_inversions, spec)
     refiner = _load_refiner(spec, pipeline) if spec.refiner is not None else None
     for each in (pipeline, refiner):
         if each is not None:

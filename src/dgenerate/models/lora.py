@@ -1,8 +1,10 @@
 """--lora "path;scale": LoRA weights from a file, a folder or a hub repository, fused into the pipeline at its scale.
 
 Fusing adds scale x (B @ A) to each adapted weight once at load time, so generation runs at the speed of the plain
-model, and a scale of 0 adds exact zeros: the image is byte-identical to the one without the LoRA. The scale is part
-of the ModelSpec, so another scale is another cache entry (fusing cannot be undone exactly in floating point).
+model, and a scale of 0 adds exact zeros: the image is byte-identical to the one without the LoRA. Several LoRAs are
+fused one after the other, in the order given (the order is recorded: floating point sums depend on it), so one LoRA
+alone gives exactly what it gave before several were possible. The LoRAs and scales are part of the ModelSpec, so
+another set is another cache entry (fusing cannot be undone exactly in floating point).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ADAPTER_NAME = "dgenerate_lora"
 
 
 def _option(lora: LoraSpec) -> str:
-    return f"--lora {lora.path};{lora.scale:g}"
+    return f"--lora {lora.path};{lora.scale:g}"  # the LoRA as the user wrote it, in every error
 
 
 def lora_source(lora: LoraSpec, model: ModelSpec) -> tuple[str, dict[str, Any]]:

@@ -86,11 +86,9 @@ def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_ty
         torch.set_num_threads(first.cpu_threads)
     pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
     inputs.update(_family_inputs(first))
-    if takes(pipeline, "negative_prompt"):  # all but Flux Fill, whose jobs have none (resolve refuses one)
-        inputs["negative_prompt"] = [job.negative_prompt or "" for job in group]
     try:
         result = pipeline(
-            prompt=[job.prompt for job in group],
+            **_prompt_inputs(pipeline, group),
             num_inference_steps=first.inference_steps,
             guidance_scale=first.guidance_scale,
             generator=generators(seeds),
@@ -102,6 +100,24 @@ def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_ty
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
     return result.images if output_type == "latent" else list(result.images)
+
+
+def _prompt_inputs(pipeline: Any, group: list[Job]) -> dict[str, Any]:
+    """The prompts as text, or with --prompt-weighting a1111 as embeddings read the way AUTOMATIC1111 reads them
+    (computed here, under the jobs' thread count, each prompt alone)."""
+    prompts = [job.prompt for job in group]
+    negatives = [job.negative_prompt or "" for job in group]
+    if group[0].model.textual_inversions:
+        from dgenerate.models.textual_inversion import expandable_prompt
+
+        prompts, negatives = ([expandable_prompt(pipeline, text) for text in texts] for texts in (prompts, negatives))
+    if group[0].prompt_weighting == "a1111":
+        from dgenerate.render.weighting import weighted_embeddings
+
+        return weighted_embeddings(pipeline, prompts, negatives)
+    if takes(pipeline, "negative_prompt"):  # all but Flux Fill, whose jobs have none (resolve refuses one)
+        return {"prompt": prompts, "negative_prompt": negatives}
+    return {"prompt": prompts}
 
 
 def takes(pipeline: Any, argument: str) -> bool:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from dgenerate.jobs import Job
+from dgenerate.media.seeds import SeedFrame
+from dgenerate.models.controlnet import control_net_models
 from dgenerate.models.loader import LoadedModel
 from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.render.calls import Progress, call_pipeline, takes, write_image
@@ -19,60 +21,79 @@ from dgenerate.render.sdxl import high_noise_fraction, micro_conditioning
 from dgenerate.resolve import denoising_steps
 
 
-def derived_pipeline(base: Any, kind: str) -> Any:
-    """`base`'s img2img or inpainting pipeline, sharing its loaded components; made once per pipeline and kept on
-    it, so that it goes when the model leaves the cache."""
+def derived_pipeline(base: Any, kind: str, control_nets: list[Any] | None = None) -> Any:
+    """`base`'s img2img or inpainting pipeline ("text": text to image), with the given ControlNets, sharing its
+    loaded components; made once per pipeline and kept on it, so that it goes when the model leaves the cache."""
     from dgenerate.models.families import is_fill
 
-    if is_fill(type(base).__name__):  # a Flux Fill model is itself the inpainting pipeline
-        return base
+    if is_fill(type(base).__name__) or (kind == "text" and not control_nets):
+        return base  # a Flux Fill model is itself the inpainting pipeline
     derived = base.__dict__.setdefault("_dgenerate_derived", {})
-    if kind not in derived:
-        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+    key = (kind, *(id(net) for net in control_nets or ()))
+    if key not in derived:
+        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
 
-        factory = AutoPipelineForInpainting if kind == "inpaint" else AutoPipelineForImage2Image
-        pipeline = factory.from_pipe(base)
+        factory = {"text": AutoPipelineForText2Image, "img2img": AutoPipelineForImage2Image,
+                   "inpaint": AutoPipelineForInpainting}[kind]
+        extra = {"controlnet": control_nets[0] if len(control_nets) == 1 else control_nets} if control_nets else {}
+        pipeline = factory.from_pipe(base, **extra)
         pipeline.set_progress_bar_config(disable=True)
-        derived[kind] = pipeline
-    return derived[kind]
+        derived[key] = pipeline
+    return derived[key]
 
 
-def _local(path: str, downloads: Path) -> Path:
+def _local(path: str | None, downloads: Path) -> Path | None:
+    if path is None:
+        return None
     from dgenerate.media import fetch, is_url
 
     return fetch(path, downloads) if is_url(path) else Path(path)
 
 
-def _generate_frame(model: LoadedModel, job: Job, image: Any, mask: Any, progress: Progress) -> Any:
+def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Progress) -> Any:
     from dgenerate.media import resize_image
 
-    assert job.width is not None and job.height is not None and job.strength is not None
+    image, mask, controls = frame
+    assert job.width is not None and job.height is not None
     size = (job.width, job.height)
-    progress.add_steps(denoising_steps(job))
-    kind = "img2img" if mask is None else "inpaint"
-    inputs: dict[str, Any] = {"image": resize_image(image, size)}
+    kind = "text" if image is None else "img2img" if mask is None else "inpaint"
+    nets = control_net_models(model.pipeline, job.control_nets, model.spec) if job.control_nets else None
+    pipeline = derived_pipeline(model.pipeline, kind, nets)
+    progress.add_steps(job.inference_steps if image is None else denoising_steps(job))
+    inputs: dict[str, Any] = {} if image is None else {"image": resize_image(image, size), "strength": job.strength}
     if mask is not None:
         mask = resize_image(mask, size)
-        inputs.update(mask_image=mask, width=job.width, height=job.height)
-    elif takes(derived_pipeline(model.pipeline, kind), "width"):  # Flux img2img: else its default 1024x1024
+        inputs.update(mask_image=mask)
+    if mask is not None or takes(pipeline, "width"):  # Flux img2img: else its default 1024x1024
         inputs.update(width=job.width, height=job.height)
     if model.spec.model_type == "torch-sdxl":
         inputs.update(micro_conditioning(job))
+    if nets:
+        inputs.update(_control_inputs(job, [resize_image(control, size) for control in controls], kind))
     if model.refiner is None:
-        generated = call_pipeline(derived_pipeline(model.pipeline, kind), [job], progress,
-                                  strength=job.strength, **inputs)[0]
+        generated = call_pipeline(pipeline, [job], progress, **inputs)[0]
     else:
         generated = _refined(model, kind, job, progress, inputs)
     return generated if mask is None else _keep_unmasked(inputs["image"], generated, mask)
+
+
+def _control_inputs(job: Job, controls: list[Any], kind: str) -> dict[str, Any]:
+    """Control images and each ControlNet's scale and guidance span; one ControlNet takes plain values."""
+    nets = job.control_nets
+    values: dict[str, Any] = {"image" if kind == "text" else "control_image": controls,
+                              "controlnet_conditioning_scale": [net.scale for net in nets],
+                              "control_guidance_start": [net.start for net in nets],
+                              "control_guidance_end": [net.end for net in nets]}
+    return {name: value[0] if len(nets) == 1 else value for name, value in values.items()}
 
 
 def _refined(model: LoadedModel, kind: str, job: Job, progress: Progress, inputs: dict[str, Any]) -> Any:
     """SDXL with a refiner: the base denoises the high noise fraction to latents, the refiner finishes them."""
     fraction = high_noise_fraction(job)
     latents = call_pipeline(derived_pipeline(model.pipeline, kind), [job], progress, output_type="latent",
-                            strength=job.strength, denoising_end=fraction, **inputs)
+                            denoising_end=fraction, **inputs)
     inputs = {**inputs, "image": latents}
-    return call_pipeline(derived_pipeline(model.refiner, kind), [job], progress, strength=job.strength,
+    return call_pipeline(derived_pipeline(model.refiner, kind), [job], progress,
                          denoising_start=fraction, **inputs)[0]
 
 
@@ -92,11 +113,11 @@ def render_seeded(model: LoadedModel, job: Job, progress: Progress, downloads: P
 
     seed = job.image_seed
     assert seed is not None
-    mask = _local(seed.mask, downloads) if seed.mask else None
-    with open_seed(_local(seed.image, downloads), mask, job.frame_start, job.frame_end) as source:
+    controls = [_local(path, downloads) for path in seed.control]
+    with open_seed(_local(seed.image, downloads), _local(seed.mask, downloads), job.frame_start, job.frame_end,
+                   [path for path in controls if path is not None]) as source:
         if not source.info.animated:
-            image, mask_image = next(source)
-            path = write_image(job, _generate_frame(model, job, image, mask_image, progress), model)
+            path = write_image(job, _generate_frame(model, job, next(source), progress), model)
             progress.image_done(path)
             return [path]
         return _render_animation(model, job, source, progress)
@@ -129,9 +150,9 @@ def _render_animation(model: LoadedModel, job: Job, source: Any, progress: Progr
     fmt = cast(AnimationFormat, job.output.animation_format)
     size, delays = (job.width, job.height), source.info.delays
     with AnimationWriter(path, fmt, source.info.fps, size, delays=delays) as writer:
-        for offset, (image, mask) in enumerate(source):
+        for offset, inputs in enumerate(source):
             frame_job = replace(job, frame_start=first + offset, frame_end=first + offset)
-            frame = _generate_frame(model, frame_job, image, mask, progress)
+            frame = _generate_frame(model, frame_job, inputs, progress)
             written.append(write_image(frame_job, frame, model, frame_stem(stem, first + offset)))
             writer.write(frame)
             progress.image_done(written[-1])

@@ -1,0 +1,105 @@
+"""Tiny seeded adapters for the tiny models of tests/tiny_models.py: textual inversion embeddings in each format people
+share them in, and a ControlNet whose control image changes the output. Each builds in well under a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# The spread of a CLIP token embedding table (transformers initialises CLIP's with this standard deviation).
+EMBEDDING_STD = 0.02
+
+
+def embedding_vectors(rows: int, dim: int, seed: int) -> Any:
+    """Random non-zero vectors like a trained embedding's: [rows, dim], normal with the CLIP table's spread."""
+    import torch
+
+    return torch.randn(rows, dim, generator=torch.Generator().manual_seed(seed)) * EMBEDDING_STD
+
+
+def write_a1111_pt(path: Path, dim: int, vectors: int = 2, seed: int = 0) -> Path:
+    """AUTOMATIC1111's .pt: a pickled dict of plain containers, the vectors in string_to_param['*'] (saved with
+    requires_grad, as its trainer leaves them)."""
+    import torch
+
+    matrix = embedding_vectors(vectors, dim, seed).requires_grad_(True)
+    torch.save({"string_to_token": {"*": 265}, "string_to_param": {"*": matrix}, "name": Path(path).stem,
+                "step": 1000, "sd_checkpoint": "0123abcd", "sd_checkpoint_name": "tiny"}, path)
+    return Path(path)
+
+
+def write_a1111_safetensors(path: Path, dim: int, vectors: int = 2, seed: int = 0) -> Path:
+    from safetensors.torch import save_file
+
+    save_file({"emb_params": embedding_vectors(vectors, dim, seed)}, path)
+    return Path(path)
+
+
+def write_a1111_sdxl(path: Path, dim_l: int, dim_g: int, vectors: int = 2, seed: int = 0) -> Path:
+    """AUTOMATIC1111's SDXL file: clip_l for the first text encoder, clip_g for the second."""
+    from safetensors.torch import save_file
+
+    save_file({"clip_l": embedding_vectors(vectors, dim_l, seed),
+               "clip_g": embedding_vectors(vectors, dim_g, seed + 1)}, path)
+    return Path(path)
+
+
+def write_diffusers_embedding(folder_or_file: Path, token: str, dim: int, seed: int = 0, vectors: int = 1,
+                              name: str = "learned_embeds.safetensors") -> Path:
+    """diffusers' {token: vectors} ([dim] for one vector, as its trainer saves it); a path ending in .safetensors or
+    .bin is the file itself, anything else a folder that receives `name`."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = Path(folder_or_file)
+    if path.suffix not in (".safetensors", ".bin"):
+        path.mkdir(parents=True, exist_ok=True)
+        path = path / name
+    matrix = embedding_vectors(vectors, dim, seed)
+    state = {token: matrix[0] if vectors == 1 else matrix}
+    if path.suffix == ".bin":
+        torch.save(state, path)
+    else:
+        save_file(state, path)
+    return path
+
+
+# The conditioning embedding downsamples the control image by 2 per level after the first, so 4 levels bring a 64x64
+# control image to the 8x8 latent; the default widths (16, 32, 96, 256) are sized for SD's UNet, not this one.
+TINY_CONDITIONING_CHANNELS = (8, 8, 16, 16)
+
+
+def build_tiny_controlnet(unet_folder: Path, destination: Path, seed: int = 0) -> Path:
+    """A ControlNet made from a tiny SD or SDXL UNet (its `unet` folder), saved in `destination`.
+
+    diffusers initialises a ControlNet's output convolutions (the conditioning embedding's conv_out, and the
+    controlnet_down_blocks and controlnet_mid_block added to the UNet's skips) to zero, so a fresh one changes nothing;
+    here they get seeded random weights, and the conditioning embedding's layers a spread that carries the control
+    image through, so the control image shows in the output.
+    """
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(unet_folder)
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=TINY_CONDITIONING_CHANNELS)
+    generator = torch.Generator().manual_seed(seed)
+    embedding = controlnet.controlnet_cond_embedding
+    with torch.no_grad():
+        for convolution in [embedding.conv_in, *embedding.blocks]:
+            _randomise(convolution, 2 ** 0.5, generator)
+        _randomise(embedding.conv_out, 20.0, generator)
+        for convolution in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+            _randomise(convolution, 2.0, generator)
+    controlnet.save_pretrained(destination)
+    return Path(destination)
+
+
+def _randomise(convolution: Any, scale: float, generator: Any) -> None:
+    """Normal weights of spread scale / sqrt(fan-in) and zero biases. In the conditioning embedding a scale of sqrt(2)
+    carries the control image through the SiLU layers (diffusers' default initialisation shrinks it ~10^4-fold over
+    its seven layers), and 20 at its end makes its features as large as conv_in's features of the latent (it ends
+    ~20 times smaller). The UNet's GroupNorms saturate what the output convolutions add, so beyond that more changes
+    little: at scale 2.0 a mirrored control image moves the tiny SD and SDXL images by ~9 and ~10 of 255 levels."""
+    fan_in = convolution.weight[0].numel()
+    convolution.weight.normal_(0.0, scale / fan_in ** 0.5, generator=generator)
+    convolution.bias.zero_()
