@@ -93,6 +93,20 @@ def sdxl_controlnet(tiny_sdxl: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def flux_controlnet(tiny_flux: Path) -> Path:
+    from tests.tiny_adapters import build_tiny_flow_controlnet
+
+    return build_tiny_flow_controlnet(tiny_flux, tiny_flux.parent / "controlnet", seed=1)
+
+
+@pytest.fixture(scope="session")
+def sd3_controlnet(tiny_sd3: Path) -> Path:
+    from tests.tiny_adapters import build_tiny_flow_controlnet
+
+    return build_tiny_flow_controlnet(tiny_sd3, tiny_sd3.parent / "controlnet", seed=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_flux(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_flux(tmp_path_factory.mktemp("tiny-flux") / "model")
 

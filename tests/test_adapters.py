@@ -109,23 +109,49 @@ def test_an_animated_control_image_runs_frame_by_frame(tiny_model: Path, sd_cont
     assert len({Image.open(frame).tobytes() for frame in frames}) == 3, "each frame its own control image"
 
 
-def test_a_controlnet_for_another_architecture_is_one_line(tiny_model: Path, sdxl_controlnet: Path, tmp_path: Path,
+@pytest.mark.parametrize(("model", "net", "message"), [
+    ("tiny_model", "sdxl_controlnet",
+     "is a ControlNet for another architecture: its cross_attention_dim is 80, the model's is 32"),
+    ("tiny_sd3", "flux_controlnet", "is a FluxControlNetModel, and this model (torch-sd3) takes a SD3ControlNetModel"),
+])
+def test_a_controlnet_for_another_architecture_is_one_line(model: str, net: str, message: str,
+                                                           request: pytest.FixtureRequest, tmp_path: Path,
                                                            run_cli: RunCli) -> None:
     control = _split(tmp_path / "left.png", (0, 0, 31, 63))
-    result = run_cli(str(tiny_model), "--control-nets", str(sdxl_controlnet), "--image-seeds", str(control), *CPU,
-                     "-o", str(tmp_path / "out"))
-    assert result.code == 1 and "is a ControlNet for another architecture" in result.err
+    result = run_cli(str(request.getfixturevalue(model)), "--control-nets", str(request.getfixturevalue(net)),
+                     "--image-seeds", str(control), *CPU, "-o", str(tmp_path / "out"))
+    assert result.code == 1 and message in result.err, result.err
     assert "Traceback" not in result.err and not list((tmp_path / "out").glob("*.png"))
 
 
+def test_sd3_controlnets_guide_text_to_image_only(tiny_sd3: Path, sd3_controlnet: Path, tmp_path: Path,
+                                                  run_cli: RunCli) -> None:
+    control = _split(tmp_path / "left.png", (0, 0, 31, 63))
+    result = run_cli(str(tiny_sd3), "--control-nets", str(sd3_controlnet), "--image-seeds",
+                     f"{control};control={control}", *CPU)
+    assert result.code == 2 and "--control-nets with Stable Diffusion 3 guide text to image only" in result.err
+
+
+def test_adapters_the_refiner_would_not_read_are_refused(tiny_sdxl: Path, tiny_refiner: Path, sdxl_embedding: Path,
+                                                         run_cli: RunCli) -> None:
+    refined = [str(tiny_sdxl), "--sdxl-refiner", str(tiny_refiner), *CPU]
+    for extra, message in ((["--textual-inversions", str(sdxl_embedding)], "--textual-inversions do not run with "),
+                           (["--prompt-weighting", "a1111"], "--prompt-weighting a1111 does not run with ")):
+        result = run_cli(*refined, *extra)
+        assert result.code == 2 and message + "--sdxl-refiner" in result.err, result.err
+
+
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--control-nets", "{flux_cn}", "--image-seeds", "{control}"], "--control-nets is for Stable Diffusion and SDXL"),
+    (["--control-nets", "{cn}", "--image-seeds", "{control};control={control}", "-p", "a; b"],
+     "Flux with --control-nets and an image to change reads no negative prompt"),
+    (["--control-nets", "{cn}", "--image-seeds", "{control};control={control}", "--true-guidance-scales", "2"],
+     "Flux with --control-nets and an image to change has no true guidance"),
     (["--prompt-weighting", "a1111"], "--prompt-weighting a1111 is for Stable Diffusion and SDXL models"),
     (["--textual-inversions", "x.safetensors"], "--textual-inversions are for Stable Diffusion and SDXL models"),
 ])
 def test_adapters_the_flow_models_lack_are_refused(argv: list[str], message: str, tiny_flux: Path,
-                                                   sd_controlnet: Path, tmp_path: Path, run_cli: RunCli) -> None:
+                                                   flux_controlnet: Path, tmp_path: Path, run_cli: RunCli) -> None:
     control = _split(tmp_path / "left.png", (0, 0, 31, 63))
-    words = [word.format(flux_cn=sd_controlnet, control=control) for word in argv]
+    words = [word.format(cn=flux_controlnet, control=control) for word in argv]
     result = run_cli(str(tiny_flux), *words, *CPU, "-s", "32")
     assert result.code == 2 and message in result.err, result.err

@@ -103,3 +103,33 @@ def _randomise(convolution: Any, scale: float, generator: Any) -> None:
     fan_in = convolution.weight[0].numel()
     convolution.weight.normal_(0.0, scale / fan_in ** 0.5, generator=generator)
     convolution.bias.zero_()
+
+
+def build_tiny_flow_controlnet(model_folder: Path, destination: Path, seed: int = 0) -> Path:
+    """A ControlNet made from a tiny Flux or SD3 model's transformer (one block of each kind), its zero-initialised
+    output layers (and the layer that adds the control image) given seeded random weights so that it acts."""
+    import json
+
+    import diffusers
+    import torch
+
+    transformer_class = json.loads((model_folder / "transformer" / "config.json").read_text())["_class_name"]
+    transformer = getattr(diffusers, transformer_class).from_pretrained(model_folder / "transformer")
+    torch.manual_seed(seed)
+    if transformer_class == "FluxTransformer2DModel":
+        controlnet = diffusers.FluxControlNetModel.from_transformer(
+            transformer, num_layers=1, num_single_layers=1, attention_head_dim=transformer.config.attention_head_dim,
+            num_attention_heads=transformer.config.num_attention_heads)
+        outputs = [*controlnet.controlnet_blocks, *controlnet.controlnet_single_blocks,
+                   controlnet.controlnet_x_embedder]
+    else:  # the tiny transformer's one block is its last, which has no context output: not copied into a ControlNet
+        controlnet = diffusers.SD3ControlNetModel.from_transformer(transformer, num_layers=1,
+                                                                   num_extra_conditioning_channels=0,
+                                                                   load_weights_from_transformer=False)
+        outputs = [*controlnet.controlnet_blocks, controlnet.pos_embed_input.proj]
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in outputs:
+            _randomise(layer, 2.0, generator)
+    controlnet.save_pretrained(destination)
+    return Path(destination)

@@ -107,6 +107,9 @@ def _check_family_options(spec: ModelSpec) -> None:
     if spec.textual_inversions and spec.model_type not in ("torch", "torch-sdxl"):
         raise UsageError(f"--textual-inversions are for Stable Diffusion and SDXL models; model_path {spec.path!r} is "
                          f"{family(spec.model_type).name}: leave them out")
+    if spec.textual_inversions and spec.refiner is not None:
+        raise UsageError("--textual-inversions do not run with --sdxl-refiner (the refiner's tokenizer would read the "
+                         "token as plain text); leave out one of them")
     if spec.no_t5 and spec.model_type != "torch-sd3":
         raise UsageError(f"--no-t5 is for Stable Diffusion 3 models (torch-sd3), whose T5 encoder is optional; "
                          f"model_path {spec.path!r} is {family(spec.model_type).name}: leave --no-t5 out")
@@ -297,10 +300,14 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
                          f"model_path {job.model.path!r} is {kind.name}: leave it out")
     if job.max_sequence_length is not None and job.max_sequence_length > MAX_SEQUENCE_LENGTH:
         raise UsageError(f"--max-sequence-length {job.max_sequence_length} is too long: use 1 to {MAX_SEQUENCE_LENGTH}")
+    if job.control_nets and kind.model_type == "torch-sd3" and job.image_seed and job.image_seed.image:
+        raise UsageError("--control-nets with Stable Diffusion 3 guide text to image only (diffusers has no SD3 "
+                         "ControlNet img2img, and its SD3 ControlNet inpainting takes inpainting ControlNets); give "
+                         "control images alone: --image-seeds control.png")
+    if job.prompt_weighting and kind.flow:
+        raise UsageError(f"--prompt-weighting a1111 is for Stable Diffusion and SDXL models; model_path "
+                         f"{job.model.path!r} is {kind.name}: leave it out")
     for flag, used in (("--control-nets", job.control_nets), ("--prompt-weighting a1111", job.prompt_weighting)):
-        if used and kind.flow:
-            raise UsageError(f"{flag} is for Stable Diffusion and SDXL models; model_path {job.model.path!r} is "
-                             f"{kind.name}: leave it out")
         if used and job.model.refiner is not None:
             raise UsageError(f"{flag} does not run with --sdxl-refiner (the refiner would read neither); leave out "
                              "one of them")
@@ -308,28 +315,29 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
         raise UsageError(f"--true-guidance-scales is for Flux models (torch-flux); model_path {job.model.path!r} is "
                          f"{kind.name}, whose --guidance-scales already guide with the negative prompt: leave it out")
     fill = is_fill(facts.pipeline)
-    if fill:
-        _check_fill(job)
+    if fill and (job.image_seed is None or job.image_seed.mask is None):
+        raise UsageError(f"model_path {job.model.path!r} is a Flux Fill model, which fills the white of a mask: give "
+                         "--image-seeds 'image;mask'")
+    # FluxFillPipeline, and Flux's ControlNet img2img and inpainting pipelines, are guided by the prompt alone.
+    prompt_only = kind.model_type == "torch-flux" and (fill or bool(job.control_nets and job.image_seed
+                                                                    and job.image_seed.image))
+    if prompt_only:
+        _check_prompt_only(job, "a Flux Fill model" if fill else "Flux with --control-nets and an image to change")
     if not kind.flow:
         return job
     length = job.max_sequence_length or kind.default_sequence_length
     true_guidance = job.true_guidance_scale if job.true_guidance_scale is not None else 1.0
     return replace(job, max_sequence_length=length,
-                   true_guidance_scale=true_guidance if kind.model_type == "torch-flux" and not fill else None)
+                   true_guidance_scale=true_guidance if kind.model_type == "torch-flux" and not prompt_only else None)
 
 
-def _check_fill(job: Job) -> None:
-    """FluxFillPipeline fills the white of a mask, guided by the prompt alone."""
-    path = job.model.path
-    if job.image_seed is None or job.image_seed.mask is None:
-        raise UsageError(f"model_path {path!r} is a Flux Fill model, which fills the white of a mask: give "
-                         "--image-seeds 'image;mask'")
+def _check_prompt_only(job: Job, what: str) -> None:
     if job.negative_prompt is not None:
-        raise UsageError(f"model_path {path!r} is a Flux Fill model, which reads no negative prompt: remove "
+        raise UsageError(f"{what} reads no negative prompt (diffusers' pipeline takes none): remove "
                          f"'; {job.negative_prompt}' from --prompts")
     if job.true_guidance_scale is not None:
-        raise UsageError(f"model_path {path!r} is a Flux Fill model, which has no true guidance: leave "
-                         "--true-guidance-scales out")
+        raise UsageError(f"{what} has no true guidance (diffusers' pipeline takes none): leave --true-guidance-scales "
+                         "out")
 
 
 def denoising_steps(job: Job) -> int:

@@ -1,5 +1,8 @@
 """--control-nets: ControlNet models from diffusers folders or hub repositories, loaded once per model and kept on it.
 
+SD and SDXL take ControlNetModel, Stable Diffusion 3 SD3ControlNetModel (text to image) and Flux FluxControlNetModel
+(text to image, img2img and inpainting), as diffusers' ControlNet pipelines for each do.
+
 A ControlNet is loaded in the model's dtype onto its device the first time a job names it, and kept on the loaded
 pipeline (it goes when the model leaves the cache), so jobs with other scales or other control images reuse it: the
 scale and the start and end of its guidance are arguments of the pipeline call, not of the load.
@@ -24,18 +27,26 @@ def control_net_models(pipeline: Any, nets: tuple[ControlNetSpec, ...], model: M
     loaded = pipeline.__dict__.setdefault("_dgenerate_control_nets", {})
     for net in nets:
         if net.path not in loaded:
-            loaded[net.path] = _checked(net, _load(net, model), pipeline.unet)
+            denoiser = getattr(pipeline, "unet", None) or pipeline.transformer
+            loaded[net.path] = _checked(net, _load(net, model), denoiser)
     return [loaded[net.path] for net in nets]
 
 
-def _checked(net: ControlNetSpec, control_net: Any, unet: Any) -> Any:
+# The class of each family's ControlNets, and the settings a ControlNet must share with the model's denoiser.
+_CLASSES = {"torch": "ControlNetModel", "torch-sdxl": "ControlNetModel", "torch-sd3": "SD3ControlNetModel",
+            "torch-flux": "FluxControlNetModel"}
+_SHARED = ("cross_attention_dim", "addition_embed_type", "block_out_channels", "joint_attention_dim",
+           "pooled_projection_dim", "attention_head_dim", "num_attention_heads")
+
+
+def _checked(net: ControlNetSpec, control_net: Any, denoiser: Any) -> Any:
     """A ControlNet made for another architecture (an SD 1.5 one on SDXL, say) fails mid-call with a shape error:
     compare the settings that must agree before any work."""
-    for name in ("cross_attention_dim", "addition_embed_type", "block_out_channels"):
-        ours, theirs = unet.config.get(name), control_net.config.get(name)
+    for name in _SHARED:
+        ours, theirs = denoiser.config.get(name), control_net.config.get(name)
         if _plain(ours) != _plain(theirs):
             raise ModelError(f"{_option(net)} is a ControlNet for another architecture: its {name} is {theirs}, the "
-                             f"model's is {ours}; use a ControlNet made for this model (SD 1.5, SD 2.x or SDXL)")
+                             f"model's is {ours}; use a ControlNet made for this model")
     return control_net
 
 
@@ -48,12 +59,25 @@ def _load(net: ControlNetSpec, model: ModelSpec) -> Any:
     import torch
 
     folder = _folder(net, model)
+    cls = getattr(diffusers, _CLASSES[model.model_type])
+    found = _class_name(folder)
+    if found != cls.__name__:
+        raise ModelError(f"{_option(net)} is a {found or 'model of no named class'}, and this model "
+                         f"({model.model_type}) takes a {cls.__name__}; use a ControlNet made for it")
     try:
-        control_net = diffusers.ControlNetModel.from_pretrained(folder, dtype=getattr(torch, model.dtype),
-                                                                local_files_only=True)
+        control_net = cls.from_pretrained(folder, dtype=getattr(torch, model.dtype), local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
         raise ModelError(f"{_option(net)} could not be loaded: {first_line(error)}") from error
     return control_net.to(model.device)
+
+
+def _class_name(folder: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _folder(net: ControlNetSpec, model: ModelSpec) -> Path:

@@ -16,8 +16,13 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    import warnings
+
     import diffusers.utils.logging
     import transformers.utils.logging
+
+    # diffusers' notices of its own internal renames (FluxPosEmbed, ...) say nothing a user can act on.
+    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*is deprecated and will be removed in version")
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()

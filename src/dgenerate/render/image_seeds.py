@@ -78,9 +78,11 @@ def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Pr
 
 
 def _control_inputs(job: Job, controls: list[Any], kind: str) -> dict[str, Any]:
-    """Control images and each ControlNet's scale and guidance span; one ControlNet takes plain values."""
+    """Control images and each ControlNet's scale and guidance span; one ControlNet takes plain values. SD's text to
+    image ControlNet pipelines take the control image as `image`, the rest (and SD3's and Flux's) as `control_image`."""
     nets = job.control_nets
-    values: dict[str, Any] = {"image" if kind == "text" else "control_image": controls,
+    flow = job.model.model_type in ("torch-sd3", "torch-flux")
+    values: dict[str, Any] = {"image" if kind == "text" and not flow else "control_image": controls,
                               "controlnet_conditioning_scale": [net.scale for net in nets],
                               "control_guidance_start": [net.start for net in nets],
                               "control_guidance_end": [net.end for net in nets]}
