@@ -7,6 +7,7 @@ read another. A config is data, never code: its words are split as a POSIX shell
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable
@@ -497,7 +498,9 @@ def _a1111_adapters(job: Job) -> list[str]:
     return settings
 
 
+@functools.lru_cache(maxsize=64)
 def _short_hash(path: str) -> str:
+    """Read once per process and file: the parameters text of every image (and frame) carries it."""
     import hashlib
 
     file = Path(path)

@@ -234,3 +234,14 @@ def test_true_guidance_is_an_axis_for_curation(tiny_flux: Path) -> None:
 
     grid = _jobs(str(tiny_flux), *CPU, "-s", "32", "--true-guidance-scales", "1", "2.5")
     assert varying(grid) == ["true-guidance"] and values(grid, "true-guidance") == ["1", "2.5"]
+
+
+def test_a_checkpoint_described_as_flux_by_its_config_folder_is_refused(tiny_flux: Path, tmp_path: Path) -> None:
+    """The '<stem>.config' folder names the architecture without the weights being read; Flux is refused there too."""
+    from tests.tiny_models import copy_configs
+
+    path = tmp_path / "flux.safetensors"
+    path.write_bytes(b"not read")
+    copy_configs(tiny_flux, tmp_path / "flux.config")
+    with pytest.raises(ModelError, match=r"^model_path '.*flux.safetensors' is a Flux checkpoint: dgenerate loads "):
+        _jobs(str(path), *CPU)

@@ -80,9 +80,8 @@ def load(spec: ModelSpec) -> LoadedModel:
 def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> Any:
     from dgenerate.models.paths import hub_folder, local_folder
     from dgenerate.models.single_file import is_single_file, load_pipeline
-    from dgenerate.resolve import pipeline_class_name
 
-    cls = pipeline_class(spec.model_type, folder_class=pipeline_class_name(spec))
+    cls = pipeline_class(spec.model_type)
     kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec.dtype), **parts}
     if not spec.safety_checker and spec.model_type == "torch":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -92,6 +91,7 @@ def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> Any:
         path = Path(spec.path).expanduser()
         return load_pipeline(cls, path, "model_path", spec.model_type, **kwargs)
     folder = local_folder(spec) or hub_folder(spec, cls)
+    cls = pipeline_class(spec.model_type, folder_class=_class_name(folder))
     pipeline = _from_folder(cls, folder, "model_path", spec.path, spec.variant, kwargs)
     if spec.model_type in ("torch", "torch-sdxl"):
         _check_model_type(spec, pipeline)
@@ -110,6 +110,13 @@ def _check_model_type(spec: ModelSpec, pipeline: Any) -> None:
     if getattr(pipeline, "text_encoder", None) is None or getattr(pipeline, "text_encoder_2", None) is None:
         raise UsageError(f"model_path {spec.path!r} is an SDXL refiner, not a base model; pass it with --sdxl-refiner "
                          "and give an SDXL base as model_path")
+
+
+def _class_name(folder: Path) -> str:
+    """The pipeline class a model folder's model_index.json names (resolution has read it already: it is valid)."""
+    import json
+
+    return str(json.loads((folder / "model_index.json").read_text()).get("_class_name", ""))
 
 
 def _from_folder(cls: Any, folder: Path, option: str, path: str, variant: str | None, kwargs: dict[str, Any]) -> Any:

@@ -59,7 +59,7 @@ def weight_names(path: Path, option: str) -> set[str]:
         except Exception as error:
             raise ModelError(f"{option}: {str(path)!r} is not a readable .safetensors file ({first_line(error)})") \
                 from error
-    state = _load_pickled(path, option)
+    state = load_pickled(path, option)
     while isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     return set(state)
@@ -68,10 +68,11 @@ def weight_names(path: Path, option: str) -> set[str]:
 def check_loadable(path: Path, option: str) -> None:
     """Refuse, with one line, a pickled file that weights-only loading cannot read."""
     if path.suffix.lower() in PICKLED_SUFFIXES:
-        _load_pickled(path, option)
+        load_pickled(path, option)
 
 
-def _load_pickled(path: Path, option: str) -> dict[str, Any]:
+def load_pickled(path: Path, option: str) -> dict[str, Any]:
+    """A pickled checkpoint read weights-only; one whose pickle would run code is refused in one line."""
     import pickle
 
     import torch
@@ -103,18 +104,16 @@ def detect_architecture(names: set[str]) -> str | None:
 def config_for(path: Path, option: str) -> tuple[Path, str]:
     """The diffusers configuration folder for a checkpoint, and the architecture it describes."""
     beside = path.with_name(path.stem + ".config")
-    names = weight_names(path, option)
-    architecture = detect_architecture(names)
+    described = (beside / "model_index.json").is_file()  # then the weights need not be read (a .ckpt is unpickled)
+    architecture = _architecture_of_folder(beside) if described else detect_architecture(weight_names(path, option))
     if architecture in _UNBUNDLED:
         raise ModelError(f"{option} {str(path)!r} is {_a(ARCHITECTURE_NAMES[architecture])} checkpoint: dgenerate "
                          "loads Stable Diffusion 3 and Flux from their diffusers folders only (a checkpoint lacks the "
                          "T5 tokenizer, and diffusers needs the hub to convert it); give the model's diffusers folder")
-    if (beside / "model_index.json").is_file():
-        return beside, _architecture_of_folder(beside)
     if architecture is None:
         raise ModelError(f"{option}: {str(path)!r} is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the "
                          f"original layout; put its diffusers configuration in a folder {beside.name!r} next to it")
-    return bundled_config(architecture), architecture
+    return (beside if described else bundled_config(architecture)), architecture
 
 
 def _a(name: str) -> str:
@@ -126,7 +125,9 @@ def _architecture_of_folder(folder: Path) -> str:
     class_name = index.get("_class_name", "")
     if class_name.startswith("StableDiffusionXL"):
         return "sdxl-refiner" if not (index.get("text_encoder") or [None])[0] else "sdxl-base"
-    return "sd1"
+    if class_name.startswith("StableDiffusion3"):
+        return "sd3"
+    return "flux" if class_name.startswith("Flux") else "sd1"
 
 
 def model_type_of_file(path: Path, model_type: str) -> str:

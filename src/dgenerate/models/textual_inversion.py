@@ -29,7 +29,7 @@ from typing import Any
 from dgenerate.errors import ModelError, ModelNotFoundError
 from dgenerate.jobs import ModelSpec, TextualInversionSpec
 from dgenerate.models.paths import first_line
-from dgenerate.models.single_file import PICKLED_SUFFIXES, _load_pickled
+from dgenerate.models.single_file import PICKLED_SUFFIXES, load_pickled
 
 _FOLDER_FILES = ("learned_embeds.safetensors", "learned_embeds.bin")
 _SECOND_FILES = ("learned_embeds_2.safetensors", "learned_embeds_2.bin")
@@ -130,7 +130,7 @@ def _read(path: Path, option: str) -> dict[str, Any]:
             raise ModelError(f"{option}: {str(path)!r} is not a readable .safetensors file ({first_line(error)})") \
                 from error
     if path.suffix.lower() in PICKLED_SUFFIXES:
-        return _load_pickled(path, option)
+        return load_pickled(path, option)
     raise ModelError(f"{option}: {str(path)!r} is not an embedding file; give a {' / '.join(_EMBEDDING_SUFFIXES)} file "
                      "or a diffusers folder with learned_embeds.safetensors")
 
