@@ -12,6 +12,7 @@ from PIL import Image
 from dgenerate.cli import parse_invocation
 from dgenerate.models.budget import parse_budget
 from dgenerate.models.cache import ModelCache, model_bytes
+from dgenerate.models.controlnet import attached_control_nets
 from dgenerate.render.loop import render_with_jobs
 from tests.conftest import RunCli
 from tests.tiny_models import build_tiny_sd
@@ -78,3 +79,27 @@ def test_budgets_read_as_sizes_or_shares(text: str, value: float) -> None:
 def test_a_bad_budget_is_an_argument_error(run_cli: RunCli, text: str) -> None:
     result = run_cli("model", f"--model-cache-memory={text}")
     assert result.code == 2 and f"--model-cache-memory {text!r} is not a memory size" in result.err
+
+
+def test_a_controlnet_loaded_onto_a_model_counts_towards_the_budget(three_models: list[Path], sd_controlnet: Path,
+                                                                    tmp_path: Path) -> None:
+    """A ControlNet joins a cached model when a job first names it; the model then holds more, and the cache lets go
+    of models by what they hold now, not by what they held when they loaded."""
+    a, b, _ = three_models
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "control.png")
+    probe = ModelCache()
+    _render(probe, a, tmp_path / "probe")
+    plain = probe.held_bytes()
+    cache = ModelCache()
+    request, _ = parse_invocation([str(a), "--device", "cpu", "--cpu-threads", "1", "--inference-steps", "1",
+                                   "--control-nets", str(sd_controlnet), "--image-seeds", str(tmp_path / "control.png"),
+                                   "-o", str(tmp_path / "controlled")])
+    for _ in render_with_jobs(request, cache, progress=False):
+        pass
+    ((model, _),) = cache._models.values()
+    (net,) = attached_control_nets(model.pipeline)
+    net_bytes = sum(tensor.numel() * tensor.element_size() for tensor in (*net.parameters(), *net.buffers()))
+    assert cache.held_bytes() == plain + net_bytes
+    cache.budget = 2 * plain + net_bytes // 2  # two plain models fit; with the ControlNet they do not
+    _render(cache, b, tmp_path / "b")
+    assert (cache.loads, cache.evictions, len(cache)) == (2, 1, 1)

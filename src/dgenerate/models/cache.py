@@ -11,14 +11,18 @@ from typing import Any
 
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.budget import DEFAULT_SHARE
+from dgenerate.models.controlnet import attached_control_nets
 from dgenerate.models.loader import LoadedModel, load
 
 
 def model_bytes(model: LoadedModel) -> int:
-    """The memory a loaded model holds: the parameters and buffers of every torch module of its pipelines."""
+    """The memory a loaded model holds: the parameters and buffers of every torch module of its pipelines, and of the
+    ControlNets jobs have loaded onto it since (a tensor two of them share counts once)."""
     total, seen = 0, set()
     for pipeline in (model.pipeline, model.refiner):
-        for component in getattr(pipeline, "components", {}).values() if pipeline is not None else ():
+        if pipeline is None:
+            continue
+        for component in (*getattr(pipeline, "components", {}).values(), *attached_control_nets(pipeline)):
             for tensor in _tensors(component):
                 if id(tensor) not in seen:
                     seen.add(id(tensor))
@@ -76,6 +80,7 @@ class ModelCache:
         def held() -> int:
             return sum(bytes_ for spec, (_, bytes_) in self._models.items() if spec.device == device)
 
+        self._measure_again()
         limit, evicted = self._limit(device), False
         while held() + size > limit and any(spec.device == device for spec in self._models):
             oldest = next(spec for spec in self._models if spec.device == device)
@@ -89,7 +94,13 @@ class ModelCache:
 
             torch.cuda.empty_cache()
 
+    def _measure_again(self) -> None:
+        """A model grows after it loads when a job loads a ControlNet onto it: count what each model holds now."""
+        for spec, (model, _) in list(self._models.items()):
+            self._models[spec] = (model, model_bytes(model))
+
     def held_bytes(self) -> int:
+        self._measure_again()
         return sum(size for _, size in self._models.values())
 
     def __contains__(self, spec: object) -> bool:

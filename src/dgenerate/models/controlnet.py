@@ -22,14 +22,22 @@ def _option(net: ControlNetSpec) -> str:
     return f"--control-nets {net.path}"
 
 
+_KEPT_AS = "_dgenerate_control_nets"
+
+
 def control_net_models(pipeline: Any, nets: tuple[ControlNetSpec, ...], model: ModelSpec) -> list[Any]:
     """The ControlNetModel of each spec, in order, loaded at most once per pipeline and path."""
-    loaded = pipeline.__dict__.setdefault("_dgenerate_control_nets", {})
+    loaded = pipeline.__dict__.setdefault(_KEPT_AS, {})
     for net in nets:
         if net.path not in loaded:
             denoiser = getattr(pipeline, "unet", None) or pipeline.transformer
             loaded[net.path] = _checked(net, _load(net, model), denoiser)
     return [loaded[net.path] for net in nets]
+
+
+def attached_control_nets(pipeline: Any) -> list[Any]:
+    """The ControlNets jobs have loaded onto a pipeline so far."""
+    return list(pipeline.__dict__.get(_KEPT_AS, {}).values())
 
 
 # The class of each family's ControlNets, and the settings a ControlNet must share with the model's denoiser.
