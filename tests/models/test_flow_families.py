@@ -213,12 +213,19 @@ def test_a_forge_flux_image_replays_with_its_guidance(tiny_flux: Path, tmp_path:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CPU offload moves models to a GPU; none here")
 @pytest.mark.parametrize("offload", ["model", "sequential"])
-def test_offload_leaves_the_pixels_as_they_are(offload: str, tiny_flux: Path, tmp_path: Path) -> None:
-    cuda = ["--device", "cuda", "-s", "32", "--inference-steps", "2", "--seeds", "5"]
-    whole = dgenerate.render(parse_invocation([str(tiny_flux), *cuda, "-o", str(tmp_path / "a")])[0], progress=False)
-    offloaded = dgenerate.render(parse_invocation([str(tiny_flux), *cuda, "--offload", offload, "-o",
-                                                   str(tmp_path / "b")])[0], progress=False)
-    assert np.array_equal(np.asarray(Image.open(whole[0])), np.asarray(Image.open(offloaded[0])))
+@pytest.mark.parametrize("family", ["flux", "sd3"])
+def test_offload_leaves_the_pixels_as_they_are(family: str, offload: str, tiny_flux: Path, tiny_sd3: Path,
+                                               tmp_path: Path) -> None:
+    """Text to image, and img2img, whose pipeline is derived from the offloaded one and shares its hooks."""
+    model = str({"flux": tiny_flux, "sd3": tiny_sd3}[family])
+    seed = tmp_path / "seed.png"
+    Image.fromarray(np.arange(32 * 32 * 3, dtype=np.uint8).reshape(32, 32, 3)).save(seed)
+    for image_seeds in ([], ["--image-seeds", str(seed)]):
+        cuda = ["--device", "cuda", "-s", "32", "--inference-steps", "4", "--seeds", "5", *image_seeds]
+        whole = dgenerate.render(parse_invocation([model, *cuda, "-o", str(tmp_path / "a")])[0], progress=False)
+        offloaded = dgenerate.render(parse_invocation([model, *cuda, "--offload", offload, "-o",
+                                                       str(tmp_path / "b")])[0], progress=False)
+        assert np.array_equal(np.asarray(Image.open(whole[-1])), np.asarray(Image.open(offloaded[-1]))), image_seeds
 
 
 def test_offload_is_recorded(tiny_flux: Path) -> None:
