@@ -112,6 +112,16 @@ def test_karras_and_a_semicolon_are_named_when_they_cannot_be_kept() -> None:
     assert mapped.not_mapped == ["';' in the prompt (written as ',')", "Karras sigmas"]
 
 
+def test_a_size_off_the_grid_of_8_is_read_as_automatic1111_renders_it() -> None:
+    """AUTOMATIC1111 takes latents of an eighth of `Size`, rounded down: 892x1156 is rendered 888x1152."""
+    text = 'a\nSteps: 20, CFG scale: 7, Seed: 1, Size: 892x1156, TI hashes: "tok: 23f5e3fc030a, tok: 23f5e3fc030a"'
+    mapped = a1111_arguments(parse_a1111(text))
+    assert "--output-size=888x1152" in mapped.arguments
+    assert mapped.not_mapped == ["Size 892x1156 as given (read as 888x1152, the size AUTOMATIC1111 renders for it)",
+                                 "textual inversion tok (give it with --textual-inversions PATH)"]
+    assert "--output-size=512x768" in a1111_arguments(parse_a1111(text.replace("892x1156", "512x768"))).arguments
+
+
 @pytest.mark.parametrize(("config", "message"), [
     ("model --seeds 1 --prompts x --output-path /tmp/elsewhere\n", "'--output-path' is not an option a config holds"),
     ("model --seeds 1 --prompts x\nmodel --seeds 2 --prompts y\n", "holds 2 invocations"),
@@ -170,6 +180,16 @@ def test_real_images_from_other_tools_map(tiny_model: Path, name: str, seed: int
     assert request.seeds == (seed,) and request.inference_steps == (steps,) and request.scheduler == scheduler
     assert request.prompts[0].positive.startswith(("general, masterpiece", "photo of a duck", "Hell4ineXLPOS"))
     assert request.prompts[0].negative and "Model" in args.replay_note
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not here")
+def test_a_real_image_of_a_size_off_the_grid_replays(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
+    """Size: 892x1156 in an AUTOMATIC1111 image with a LoRA and hires fix: rendered as AUTOMATIC1111's first pass."""
+    result = run_cli(str(tiny_model), "--from-image", str(SAMPLES / "Dataset-Tools__a1111_krhistia_png.png"),
+                     "--dry-run", "-o", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "s_1912648290_g_7_i_30_step_1.png 888x1152 job" in result.out
+    assert "LoRA The_Many_Colors_of_Krhis_Tia_FFXIV_OC_Illustrious at 0.7 (give it with --lora PATH;0.7)" in result.err
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not here")

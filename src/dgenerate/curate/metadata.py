@@ -138,7 +138,8 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     size = _SIZE.match(settings.get("Size", ""))
     if size:
         settings.pop("Size")
-        arguments.append(f"--output-size={size.group(1)}x{size.group(2)}")
+        arguments.append(f"--output-size={_rendered_size(int(size.group(1)), int(size.group(2)), not_mapped)}")
+    not_mapped += _textual_inversions(settings.pop("TI hashes", ""))
     sampler = settings.get("Sampler", "")
     samplers = _FLOW_SAMPLERS if flux else _SAMPLERS
     scheduler = samplers.get(sampler.lower()) or samplers.get(sampler.lower().removesuffix("_karras"))
@@ -150,6 +151,21 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     model = settings.get("Model")
     not_mapped += [f"{key}: {value}" for key, value in settings.items()]
     return Mapped(arguments, not_mapped, model)
+
+
+def _rendered_size(width: int, height: int, not_mapped: list[str]) -> str:
+    """The size AUTOMATIC1111 and Forge render for a `Size`: their latents are an eighth of it, rounded down, so
+    892x1156 comes out 888x1152."""
+    rendered = f"{width - width % 8}x{height - height % 8}"
+    if rendered != f"{width}x{height}":
+        not_mapped.append(f"Size {width}x{height} as given (read as {rendered}, the size AUTOMATIC1111 renders for it)")
+    return rendered
+
+
+def _textual_inversions(hashes: str) -> list[str]:
+    """AUTOMATIC1111's `TI hashes: "name: hash, ..."`: each embedding once, with the option that loads it here."""
+    names = dict.fromkeys(entry.split(":")[0].strip() for entry in hashes.split(",") if entry.strip())
+    return [f"textual inversion {name} (give it with --textual-inversions PATH)" for name in names]
 
 
 def _guidance(settings: dict[str, str]) -> list[str]:
