@@ -122,6 +122,30 @@ def tiny_sd3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def flux_transformer(tiny_flux: Path) -> Path:
+    """Another tiny Flux transformer (seed 1): a diffusers folder, and the same weights as flux-transformer.safetensors
+    (the diffusers layout) beside it."""
+    from tests.tiny_adapters import save_tiny_transformer
+
+    return save_tiny_transformer(tiny_flux, tiny_flux.parent / "flux-transformer", seed=1)
+
+
+@pytest.fixture(scope="session")
+def sd3_transformer(tiny_sd3: Path) -> Path:
+    """Another tiny SD3 transformer (seed 1) as a diffusers folder; sd3-transformer.safetensors beside it holds it in
+    Stability's original layout, under model.diffusion_model. as in a whole checkpoint."""
+    import diffusers
+    from safetensors.torch import save_file
+
+    from tests.tiny_adapters import save_tiny_transformer, sd3_original_layout
+
+    folder = save_tiny_transformer(tiny_sd3, tiny_sd3.parent / "sd3-transformer", seed=1)
+    state = diffusers.SD3Transformer2DModel.from_pretrained(folder).state_dict()
+    save_file(sd3_original_layout(state, "model.diffusion_model."), folder.with_suffix(".safetensors"))
+    return folder
+
+
+@pytest.fixture(scope="session")
 def flux_lora(tiny_flux: Path) -> Path:
     from diffusers import FluxPipeline
 

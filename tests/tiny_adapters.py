@@ -133,3 +133,75 @@ def build_tiny_flow_controlnet(model_folder: Path, destination: Path, seed: int 
             _randomise(layer, 2.0, generator)
     controlnet.save_pretrained(destination)
     return Path(destination)
+
+
+def save_tiny_transformer(model: Path, destination: Path, seed: int) -> Path:
+    """Another transformer of `model`'s shape (its transformer/config.json), seeded `seed`: a diffusers folder at
+    `destination` and the same weights as one diffusers-layout file `destination`.safetensors beside it."""
+    import diffusers
+    import torch
+    from safetensors.torch import save_file
+
+    cls = getattr(diffusers, _transformer_class(model))
+    torch.manual_seed(seed)
+    transformer = cls.from_config(cls.load_config(model / "transformer"))
+    transformer.save_pretrained(destination)
+    save_file({name: tensor.contiguous() for name, tensor in transformer.state_dict().items()},
+              destination.with_suffix(".safetensors"))
+    return destination
+
+
+def _transformer_class(model: Path) -> str:
+    import json
+
+    return str(json.loads((model / "transformer" / "config.json").read_text())["_class_name"])
+
+
+def sd3_original_layout(state: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A diffusers SD3Transformer2DModel state dict in Stability's original layout (`joint_blocks.*`), the inverse of
+    diffusers' convert_sd3_transformer_checkpoint_to_diffusers for models without QK norm or second attention (the
+    tiny one). `prefix` "model.diffusion_model." gives it as a whole checkpoint holds it."""
+    import torch
+
+    def swapped(weight: Any) -> Any:  # diffusers' AdaLayerNormContinuous splits scale, shift; the original shift, scale
+        first, second = weight.chunk(2, dim=0)
+        return torch.cat([second, first], dim=0)
+
+    assert not any(".norm_q." in name or ".attn2." in name for name in state), "QK norm and attn2 are not inverted"
+    out = {"pos_embed": state["pos_embed.pos_embed"], "final_layer.linear.weight": state["proj_out.weight"],
+           "final_layer.linear.bias": state["proj_out.bias"],
+           "final_layer.adaLN_modulation.1.weight": swapped(state["norm_out.linear.weight"]),
+           "final_layer.adaLN_modulation.1.bias": swapped(state["norm_out.linear.bias"])}
+    renames = {"pos_embed.proj.": "x_embedder.proj.",
+               "time_text_embed.timestep_embedder.linear_1.": "t_embedder.mlp.0.",
+               "time_text_embed.timestep_embedder.linear_2.": "t_embedder.mlp.2.",
+               "time_text_embed.text_embedder.linear_1.": "y_embedder.mlp.0.",
+               "time_text_embed.text_embedder.linear_2.": "y_embedder.mlp.2.", "context_embedder.": "context_embedder."}
+    for old, new in renames.items():
+        for kind in ("weight", "bias"):
+            out[new + kind] = state[old + kind]
+    layers = 1 + max(int(name.split(".")[1]) for name in state if name.startswith("transformer_blocks."))
+    for i in range(layers):
+        out.update(_sd3_block(state, i, last=i == layers - 1, swapped=swapped))
+    return {prefix + name: tensor.contiguous() for name, tensor in out.items()}
+
+
+def _sd3_block(state: dict[str, Any], i: int, last: bool, swapped: Any) -> dict[str, Any]:
+    import torch
+
+    ours, x, context = f"transformer_blocks.{i}.", f"joint_blocks.{i}.x_block.", f"joint_blocks.{i}.context_block."
+    out: dict[str, Any] = {}
+    for kind in ("weight", "bias"):
+        out[f"{x}attn.qkv.{kind}"] = torch.cat([state[f"{ours}attn.to_{p}.{kind}"] for p in "qkv"])
+        out[f"{context}attn.qkv.{kind}"] = torch.cat([state[f"{ours}attn.add_{p}_proj.{kind}"] for p in "qkv"])
+        out[f"{x}attn.proj.{kind}"] = state[f"{ours}attn.to_out.0.{kind}"]
+        out[f"{x}adaLN_modulation.1.{kind}"] = state[f"{ours}norm1.linear.{kind}"]
+        out[f"{x}mlp.fc1.{kind}"] = state[f"{ours}ff.net.0.proj.{kind}"]
+        out[f"{x}mlp.fc2.{kind}"] = state[f"{ours}ff.net.2.{kind}"]
+        modulation = state[f"{ours}norm1_context.linear.{kind}"]
+        out[f"{context}adaLN_modulation.1.{kind}"] = swapped(modulation) if last else modulation
+        if not last:
+            out[f"{context}attn.proj.{kind}"] = state[f"{ours}attn.to_add_out.{kind}"]
+            out[f"{context}mlp.fc1.{kind}"] = state[f"{ours}ff_context.net.0.proj.{kind}"]
+            out[f"{context}mlp.fc2.{kind}"] = state[f"{ours}ff_context.net.2.{kind}"]
+    return out

@@ -115,6 +115,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--safety-checker", action="store_true", help="Load the model's safety checker (off by default).")
     add("--no-t5", action="store_true", help="torch-sd3: load Stable Diffusion 3 without its T5 text encoder, which "
         "saves several GB of memory (prompts are read by the two CLIP encoders only; the images change).")
+    add("--transformer", help="torch-sd3, torch-flux: a transformer in place of the model's own, such as a "
+        "fine-tune: a diffusers folder (or hub repository) with its config.json, or one .safetensors file in the "
+        "diffusers layout or the original Flux/Stability layout (a whole checkpoint gives its transformer). It is read "
+        "with the model's transformer configuration.")
     add("--offload", choices=OFFLOAD_MODES, help="Keep the model in CPU memory and move it to the GPU a model at a "
         "time (model) or a layer at a time (sequential, least memory, slowest): diffusers' CPU offload, for models "
         "larger than the GPU. Needs --device cuda. (default: the whole model on the device)")
@@ -274,6 +278,7 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
         refiner=_refiner_spec(args),
         no_t5=args.no_t5,
         offload=args.offload,
+        transformer=args.transformer,
     )
 
 

@@ -26,7 +26,7 @@ VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 # job id recorded before them (in configs, PNGs, --resume folders) still names the same job.
 _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model", "textual_inversions", ()),
                 ("job", "true_guidance_scale", None), ("job", "max_sequence_length", None),
-                ("job", "prompt_weighting", None), ("job", "control_nets", ()))
+                ("job", "prompt_weighting", None), ("job", "control_nets", ()), ("model", "transformer", None))
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
@@ -49,6 +49,7 @@ class ModelSpec:
     no_t5: bool = False
     textual_inversions: tuple[TextualInversionSpec, ...] = ()
     offload: str | None = None
+    transformer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -320,6 +320,7 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--safety-checker", _switch("model", "safety_checker")),
     ("--no-t5", _switch("model", "no_t5")),
     ("--offload", _field("model", "offload", parse=_choice(OFFLOAD_MODES))),
+    ("--transformer", _field("model", "transformer")),
     ("--vae", _vae),
     ("--vae-revision", _field("vae", "revision")),
     ("--vae-variant", _field("vae", "variant")),

@@ -74,10 +74,15 @@ def resolve_spec(spec: ModelSpec) -> ModelSpec:
     inversions = tuple(replace(each, path=_absolute(each.path)) for each in spec.textual_inversions)
     refiner = spec.refiner and replace(spec.refiner, path=_absolute(spec.refiner.path),
                                        dtype=resolve_dtype(spec.refiner.dtype or dtype))
+    transformer = spec.transformer and _absolute(spec.transformer)
     resolved = replace(spec, device=resolve_device(spec.device), dtype=dtype, vae=vae, loras=loras,
-                       textual_inversions=inversions, refiner=refiner)
+                       textual_inversions=inversions, refiner=refiner, transformer=transformer)
     check_dtype_runs(resolved)
     _check_offload(resolved)
+    if transformer is not None:
+        from dgenerate.models.transformer import check_transformer
+
+        check_transformer(resolved)
     return resolved
 
 
@@ -110,6 +115,9 @@ def _check_family_options(spec: ModelSpec) -> None:
     if spec.textual_inversions and spec.refiner is not None:
         raise UsageError("--textual-inversions do not run with --sdxl-refiner (the refiner's tokenizer would read the "
                          "token as plain text); leave out one of them")
+    if spec.transformer is not None and not family(spec.model_type).flow:
+        raise UsageError(f"--transformer is for Stable Diffusion 3 and Flux models (torch-sd3, torch-flux); model_path "
+                         f"{spec.path!r} is {family(spec.model_type).name}, which has a UNet: leave it out")
     if spec.no_t5 and spec.model_type != "torch-sd3":
         raise UsageError(f"--no-t5 is for Stable Diffusion 3 models (torch-sd3), whose T5 encoder is optional; "
                          f"model_path {spec.path!r} is {family(spec.model_type).name}: leave --no-t5 out")

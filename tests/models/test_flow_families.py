@@ -64,7 +64,7 @@ def test_the_families_record_their_own_settings(tiny_sd3: Path, tiny_flux: Path)
 def test_a_job_id_without_the_new_fields_is_unchanged(tiny_model: Path) -> None:
     """Fields added for SD3 and Flux stay out of an SD job's canonical JSON, so older job ids still match."""
     (job,) = _jobs(str(tiny_model), *CPU)
-    for name in ("true_guidance_scale", "max_sequence_length", "no_t5", "offload"):
+    for name in ("true_guidance_scale", "max_sequence_length", "no_t5", "offload", "transformer"):
         assert name not in job.canonical_json()
     assert replace(job, max_sequence_length=77).job_id != job.job_id
 

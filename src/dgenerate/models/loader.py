@@ -63,6 +63,10 @@ def load(spec: ModelSpec) -> LoadedModel:
     parts: dict[str, Any] = {}
     if spec.vae is not None:
         parts["vae"] = load_vae(spec.vae, spec)
+    if spec.transformer is not None:
+        from dgenerate.models.transformer import load_transformer
+
+        parts["transformer"] = load_transformer(spec)
     pipeline = _load_pipeline(spec, parts)
     for lora in spec.loras:
         apply_lora(pipeline, lora, spec)

@@ -109,7 +109,8 @@ def config_for(path: Path, option: str) -> tuple[Path, str]:
     if architecture in _UNBUNDLED:
         raise ModelError(f"{option} {str(path)!r} is {_a(ARCHITECTURE_NAMES[architecture])} checkpoint: dgenerate "
                          "loads Stable Diffusion 3 and Flux from their diffusers folders only (a checkpoint lacks the "
-                         "T5 tokenizer, and diffusers needs the hub to convert it); give the model's diffusers folder")
+                         "T5 tokenizer, and diffusers needs the hub to convert it); give the model's diffusers folder, "
+                         "and this file with --transformer if it is a fine-tune of that model")
     if architecture is None:
         raise ModelError(f"{option}: {str(path)!r} is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the "
                          f"original layout; put its diffusers configuration in a folder {beside.name!r} next to it")

@@ -102,9 +102,9 @@ def _from_file(cls: Any, vae: VaeSpec, path: Path, dtype: Any, model: ModelSpec)
     names = weight_names(path, _option(vae))
     config = config_folder(vae, model)
     assert config is not None
-    expected = _expected_names(cls, config)
+    expected = expected_names(cls, config)
     if len(names & expected) * 2 >= len(expected):
-        return _diffusers_file(cls, path, config, dtype)
+        return load_diffusers_file(cls, path, config, dtype)
     if not any(name.startswith(_ORIGINAL_PREFIXES) for name in names):
         sample = ", ".join(sorted(names)[:3]) or "none"
         raise ModelError(f"{_option(vae)}: the file holds no {cls.__name__} weights in the diffusers layout of "
@@ -116,7 +116,7 @@ def _from_file(cls: Any, vae: VaeSpec, path: Path, dtype: Any, model: ModelSpec)
     try:
         return cls.from_single_file(os.fspath(path), config=os.fspath(config), dtype=dtype, local_files_only=True)
     except (ValueError, RuntimeError) as error:
-        raise ModelError(f"{_option(vae)}: its weights do not fit {config / 'config.json'} ({_mismatch(error)}); "
+        raise ModelError(f"{_option(vae)}: its weights do not fit {config / 'config.json'} ({mismatch(error)}); "
                          f"put the VAE's own config.json in a folder '{path.stem}.config' next to the file") from error
 
 
@@ -125,7 +125,7 @@ _ORIGINAL_PREFIXES = ("encoder.down.", "decoder.up.", "encoder.mid.", "first_sta
 _MISMATCH = re.compile(r"because (\S+) expected shape torch\.Size\((\[.*?\])\), but got torch\.Size\((\[.*?\])\)")
 
 
-def _mismatch(error: BaseException) -> str:
+def mismatch(error: BaseException) -> str:
     found = _MISMATCH.search(str(error))
     if found is None:
         return first_line(error)
@@ -133,7 +133,7 @@ def _mismatch(error: BaseException) -> str:
     return f"{name} is {got} in the file, {wanted} in the configuration"
 
 
-def _expected_names(cls: Any, config: Path) -> set[str]:
+def expected_names(cls: Any, config: Path) -> set[str]:
     """The weight names a model of `cls` built from `config` has, found without allocating its weights."""
     from accelerate import init_empty_weights
 
@@ -142,7 +142,7 @@ def _expected_names(cls: Any, config: Path) -> set[str]:
     return set(model.state_dict())
 
 
-def _diffusers_file(cls: Any, path: Path, config: Path, dtype: Any) -> Any:
+def load_diffusers_file(cls: Any, path: Path, config: Path, dtype: Any) -> Any:
     """A file in the diffusers layout, loaded by diffusers itself from a folder of its config and a link to it."""
     import tempfile
 

@@ -1,0 +1,145 @@
+"""--transformer: a Stable Diffusion 3 or Flux transformer in place of the model's own, as fine-tunes are shared.
+
+A diffusers folder (or hub repository) with its config.json loads as it is. One file is read with the model's own
+transformer configuration (its `transformer/config.json`), never the hub's: in the diffusers layout its weights must be
+exactly the ones that configuration has; in the original layout (Black Forest Labs' `double_blocks.*`, Stability's
+`joint_blocks.*`, bare or under `model.diffusion_model.` in a whole checkpoint) diffusers converts it. Pickled files
+are read weights-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dgenerate.errors import ModelError, ModelNotFoundError
+from dgenerate.jobs import ModelSpec
+from dgenerate.models.families import family
+from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line, hub_snapshot, looks_like_path
+
+_CLASSES = {"torch-sd3": "SD3Transformer2DModel", "torch-flux": "FluxTransformer2DModel"}
+_ARCHITECTURES = {"torch-sd3": "sd3", "torch-flux": "flux"}
+
+
+def check_transformer(model: ModelSpec) -> None:
+    """What can be told before any weights load, so that a wrong --transformer stops the run before its first image:
+    the path exists, a folder's config names the family's class, a .safetensors file's weight names (its header) are
+    this family's."""
+    assert model.transformer is not None
+    option, path = f"--transformer {model.transformer}", Path(model.transformer).expanduser()
+    if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+        if not path.is_file():
+            raise ModelNotFoundError(f"{option}: no such file; check the path")
+        if path.suffix.lower() == ".safetensors":
+            from dgenerate.models.single_file import weight_names
+
+            _check_family(weight_names(path, option), option, model)
+    elif looks_like_path(model.transformer):
+        _check_class(_folder(model.transformer, option, model.auth_token), _CLASSES[model.model_type], option)
+
+
+def load_transformer(model: ModelSpec) -> Any:
+    """The transformer --transformer names, in the model's dtype, on the CPU (the pipeline moves it)."""
+    import diffusers
+    import torch
+
+    from dgenerate.resolve import config_folder_of
+
+    assert model.transformer is not None
+    option = f"--transformer {model.transformer}"
+    cls = getattr(diffusers, _CLASSES[model.model_type])
+    dtype = getattr(torch, model.dtype)
+    path = Path(model.transformer).expanduser()
+    try:
+        if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+            return _from_file(cls, path, config_folder_of(model), dtype, option, model)
+        folder = _folder(model.transformer, option, model.auth_token)
+        _check_class(folder, cls.__name__, option)
+        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
+        raise ModelError(f"{option} could not be loaded: {first_line(error)}") from error
+
+
+def _folder(path: str, option: str, token: str | None) -> Path:
+    if looks_like_path(path):
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"{option}: no such folder or file; check the path")
+    else:
+        folder = hub_snapshot(path, option, token=token)
+    if not (folder / "config.json").is_file():
+        raise ModelNotFoundError(f"{option} has no config.json: it is not a diffusers transformer folder (for a whole "
+                                 "pipeline, give its transformer folder)")
+    return folder
+
+
+def _check_class(folder: Path, wanted: str, option: str) -> None:
+    import json
+
+    try:
+        found = json.loads((folder / "config.json").read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError) as error:
+        raise ModelError(f"{option}: its config.json cannot be read ({first_line(error)})") from error
+    if found != wanted:
+        raise ModelError(f"{option} is {_a(found or 'model of no named class')}, and this model takes "
+                         f"{_a(wanted)}; give a transformer made for it")
+
+
+def _a(name: str) -> str:
+    return f"an {name}" if name.startswith("S") and not name.startswith("Stable") else f"a {name}"
+
+
+def _family_of(names: set[str]) -> str | None:
+    """The architecture a transformer's weight names belong to, in the original layout or in diffusers'."""
+    from dgenerate.models.single_file import detect_architecture
+
+    original = detect_architecture(names)
+    if original is not None:
+        return original
+    if any(name.startswith("single_transformer_blocks.") for name in names):
+        return "flux"
+    return "sd3" if "pos_embed.proj.weight" in names else None
+
+
+def _check_family(names: set[str], option: str, model: ModelSpec) -> None:
+    from dgenerate.models.single_file import ARCHITECTURE_NAMES
+
+    found = _family_of(names)
+    if found == _ARCHITECTURES[model.model_type]:
+        return
+    what = f"holds {ARCHITECTURE_NAMES[found]} weights" if found else \
+        f"holds no transformer weights dgenerate knows ({', '.join(sorted(names)[:2]) or 'none'}...)"
+    raise ModelError(f"{option} {what}, and model_path {model.path!r} is {family(model.model_type).name}; give a "
+                     "transformer fine-tuned from that model")
+
+
+def _from_file(cls: Any, path: Path, model_folder: Path, dtype: Any, option: str, model: ModelSpec) -> Any:
+    from dgenerate.models.single_file import PICKLED_SUFFIXES, detect_architecture, load_pickled, weight_names
+    from dgenerate.models.vae import expected_names, load_diffusers_file, mismatch
+
+    if not path.is_file():
+        raise ModelNotFoundError(f"{option}: no such file; check the path")
+    config = model_folder / "transformer"
+    names, expected = weight_names(path, option), expected_names(cls, config)
+    if names == expected:
+        return load_diffusers_file(cls, path, config, dtype)
+    _check_family(names, option, model)
+    if detect_architecture(names) is None:  # the diffusers layout, of another configuration
+        raise ModelError(f"{option} does not fit the model's transformer: {_layout_difference(names, expected)}; give "
+                         f"a transformer fine-tuned from the model {model.path!r}")
+    weights: Any = load_pickled(path, option) if path.suffix.lower() in PICKLED_SUFFIXES else os.fspath(path)
+    try:
+        return cls.from_single_file(weights, config=os.fspath(model_folder), subfolder="transformer", dtype=dtype,
+                                    local_files_only=True)
+    except (ValueError, RuntimeError, KeyError, IndexError) as error:
+        raise ModelError(f"{option}: its weights do not fit the model's transformer ({mismatch(error)}); give a "
+                         f"transformer fine-tuned from the model {model.path!r}") from error
+
+
+def _layout_difference(names: set[str], expected: set[str]) -> str:
+    """How a file in the diffusers layout differs from the weights of the model's transformer configuration."""
+    missing, extra = sorted(expected - names), sorted(names - expected)
+    parts = [f"{len(missing)} weights missing ({missing[0]}...)" if missing else "",
+             f"{len(extra)} weights it does not have ({extra[0]}...)" if extra else ""]
+    return ", ".join(part for part in parts if part)
