@@ -15,7 +15,7 @@ from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError
 from dgenerate.jobs import ControlNetSpec, ModelSpec
-from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line, hub_snapshot, looks_like_path
+from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, config_class_name, first_line, hub_snapshot, looks_like_path
 
 
 def _option(net: ControlNetSpec) -> str:
@@ -68,7 +68,7 @@ def _load(net: ControlNetSpec, model: ModelSpec) -> Any:
 
     folder = _folder(net, model)
     cls = getattr(diffusers, _CLASSES[model.model_type])
-    found = _class_name(folder)
+    found = config_class_name(folder)
     if found != cls.__name__:
         raise ModelError(f"{_option(net)} is a {found or 'model of no named class'}, and this model "
                          f"({model.model_type}) takes a {cls.__name__}; use a ControlNet made for it")
@@ -77,15 +77,6 @@ def _load(net: ControlNetSpec, model: ModelSpec) -> Any:
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
         raise ModelError(f"{_option(net)} could not be loaded: {first_line(error)}") from error
     return control_net.to(model.device)
-
-
-def _class_name(folder: Path) -> str:
-    import json
-
-    try:
-        return str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
-    except (OSError, ValueError, AttributeError):
-        return ""
 
 
 def _folder(net: ControlNetSpec, model: ModelSpec) -> Path:

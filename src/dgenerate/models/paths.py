@@ -160,3 +160,13 @@ def _repo_not_found(option: str, repo: str, revision: str | None, why: str) -> M
 def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
+
+
+def config_class_name(folder: Path) -> str:
+    """The `_class_name` a component folder's config.json names; "" when it cannot be read or names none."""
+    import json
+
+    try:
+        return str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""

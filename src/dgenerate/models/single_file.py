@@ -107,17 +107,17 @@ def config_for(path: Path, option: str) -> tuple[Path, str]:
     described = (beside / "model_index.json").is_file()  # then the weights need not be read (a .ckpt is unpickled)
     architecture = _architecture_of_folder(beside) if described else detect_architecture(weight_names(path, option))
     if architecture in _UNBUNDLED:
-        raise ModelError(f"{option} {str(path)!r} is {_a(ARCHITECTURE_NAMES[architecture])} checkpoint: dgenerate "
-                         "loads Stable Diffusion 3 and Flux from their diffusers folders only (a checkpoint lacks the "
-                         "T5 tokenizer, and diffusers needs the hub to convert it); give the model's diffusers folder, "
-                         "and this file with --transformer if it is a fine-tune of that model")
+        raise ModelError(f"{option} {str(path)!r} is {with_article(ARCHITECTURE_NAMES[architecture])} checkpoint: "
+                         "dgenerate loads Stable Diffusion 3 and Flux from their diffusers folders only (a checkpoint "
+                         "lacks the T5 tokenizer, and diffusers needs the hub to convert it); give the model's "
+                         "diffusers folder, and this file with --transformer if it is a fine-tune of that model")
     if architecture is None:
         raise ModelError(f"{option}: {str(path)!r} is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the "
                          f"original layout; put its diffusers configuration in a folder {beside.name!r} next to it")
     return (beside if described else bundled_config(architecture)), architecture
 
 
-def _a(name: str) -> str:
+def with_article(name: str) -> str:
     return f"an {name}" if name.startswith("S") and not name.startswith("Stable") else f"a {name}"
 
 
@@ -145,13 +145,13 @@ def check_model_type(architecture: str, model_type: str, option: str, path: str)
     name = ARCHITECTURE_NAMES[architecture]
     if option == "--sdxl-refiner":
         if architecture != "sdxl-refiner" and architecture != "sdxl-base":
-            raise UsageError(f"--sdxl-refiner {path!r} is {_a(name)} checkpoint, not an SDXL refiner")
+            raise UsageError(f"--sdxl-refiner {path!r} is {with_article(name)} checkpoint, not an SDXL refiner")
     elif architecture == "sdxl-refiner":
         raise UsageError(f"model_path {path!r} is an SDXL refiner checkpoint; pass it with --sdxl-refiner and give an "
                          "SDXL base model as model_path")
     elif model_type not in ("auto", MODEL_TYPES[architecture]):
-        raise UsageError(f"model_path {path!r} is {_a(name)} checkpoint; use --model-type {MODEL_TYPES[architecture]}, "
-                         "or leave --model-type out and it is read from the file")
+        raise UsageError(f"model_path {path!r} is {with_article(name)} checkpoint; use --model-type "
+                         f"{MODEL_TYPES[architecture]}, or leave --model-type out and it is read from the file")
 
 
 def tokenizers(config: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from dgenerate.errors import ModelError, ModelNotFoundError
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.families import family
-from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line, hub_snapshot, looks_like_path
+from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, config_class_name, first_line, hub_snapshot, looks_like_path
 
 _CLASSES = {"torch-sd3": "SD3Transformer2DModel", "torch-flux": "FluxTransformer2DModel"}
 _ARCHITECTURES = {"torch-sd3": "sd3", "torch-flux": "flux"}
@@ -75,19 +75,12 @@ def _folder(path: str, option: str, token: str | None) -> Path:
 
 
 def _check_class(folder: Path, wanted: str, option: str) -> None:
-    import json
+    from dgenerate.models.single_file import with_article
 
-    try:
-        found = json.loads((folder / "config.json").read_text()).get("_class_name")
-    except (OSError, ValueError, AttributeError) as error:
-        raise ModelError(f"{option}: its config.json cannot be read ({first_line(error)})") from error
+    found = config_class_name(folder)
     if found != wanted:
-        raise ModelError(f"{option} is {_a(found or 'model of no named class')}, and this model takes "
-                         f"{_a(wanted)}; give a transformer made for it")
-
-
-def _a(name: str) -> str:
-    return f"an {name}" if name.startswith("S") and not name.startswith("Stable") else f"a {name}"
+        raise ModelError(f"{option} is {with_article(found or 'model of no named class')}, and this model takes "
+                         f"{with_article(wanted)}; give a transformer made for it")
 
 
 def _family_of(names: set[str]) -> str | None:
