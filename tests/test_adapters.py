@@ -146,8 +146,10 @@ def test_adapters_the_refiner_would_not_read_are_refused(tiny_sdxl: Path, tiny_r
      "Flux with --control-nets and an image to change reads no negative prompt"),
     (["--control-nets", "{cn}", "--image-seeds", "{control};control={control}", "--true-guidance-scales", "2"],
      "Flux with --control-nets and an image to change has no true guidance"),
-    (["--prompt-weighting", "a1111"], "--prompt-weighting a1111 is for Stable Diffusion and SDXL models"),
-    (["--textual-inversions", "x.safetensors"], "--textual-inversions are for Stable Diffusion and SDXL models"),
+    (["--prompt-weighting", "a1111"],
+     "--prompt-weighting a1111 is for Stable Diffusion 1.x/2.x and Stable Diffusion XL models (torch, torch-sdxl)"),
+    (["--textual-inversions", "x.safetensors"],
+     "--textual-inversions is for Stable Diffusion 1.x/2.x and Stable Diffusion XL models (torch, torch-sdxl)"),
 ])
 def test_adapters_the_flow_models_lack_are_refused(argv: list[str], message: str, tiny_flux: Path,
                                                    flux_controlnet: Path, tmp_path: Path, run_cli: RunCli) -> None:

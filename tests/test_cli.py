@@ -52,7 +52,8 @@ def test_help_lists_every_documented_option() -> None:
     (["m", "--vae", "Autoencoder;x"], "--vae 'Autoencoder;x'"),
     (["m", "--lora", "x;big"], "--lora 'x;big'"),
     (["m", "--model-type", "torch", "--sdxl-refiner", "r"],
-     "--sdxl-refiner needs an SDXL model, not --model-type torch"),
+     "--sdxl-refiner 'r' is for Stable Diffusion XL models (torch-sdxl); --model-type torch is Stable Diffusion "
+     "1.x/2.x: leave it out"),
     (["m", "--batch-size", "0"], "--batch-size"),
     (["--prompts", "x"], "model_path"),
 ])

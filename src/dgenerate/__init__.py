@@ -12,8 +12,7 @@ import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
-
+from dgenerate._version import __version__
 from dgenerate.errors import DgenerateError
 from dgenerate.jobs import Job, ModelSpec, OutputSpec
 from dgenerate.plan import Prompt, RenderRequest, plan

@@ -16,16 +16,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dgenerate import __version__
+from dgenerate._version import __version__
 from dgenerate.backends import BACKENDS, Backend
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.downloads import allow
 from dgenerate.errors import DgenerateError, Terminated, UsageError
+from dgenerate.families import FAMILIES, MAX_SEQUENCE_LENGTH, MODEL_TYPES, check_options, family
 from dgenerate.jobs import (
     AUTO_MODEL_TYPE,
     DTYPES,
-    MODEL_TYPES,
     OFFLOAD_MODES,
     PROMPT_WEIGHTINGS,
     LoraSpec,
@@ -35,8 +35,12 @@ from dgenerate.jobs import (
     VaeSpec,
 )
 from dgenerate.media.writers import ANIMATION_FORMATS
-from dgenerate.models.families import MAX_SEQUENCE_LENGTH
-from dgenerate.models.schedulers import FLOW_SCHEDULER_NAMES, SCHEDULER_NAMES, canonical_scheduler_name
+from dgenerate.models.schedulers import (
+    FLOW_SCHEDULER_NAMES,
+    SCHEDULER_NAMES,
+    canonical_scheduler_name,
+    flow_matching_types,
+)
 from dgenerate.naming import format_number
 from dgenerate.plan import (
     DEFAULT_GUIDANCE_SCALE,
@@ -48,6 +52,7 @@ from dgenerate.plan import (
     MAX_INFERENCE_STEPS,
     MAX_SEED_VALUE,
     RenderRequest,
+    cells,
     check_cpu_threads,
     control_seeds,
     describe_grid,
@@ -76,9 +81,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("model_path", nargs="?", help="huggingface model repository slug, path to a folder on disk, "
         "path to a .ckpt or .safetensors file, or builtin:shapes (the model that ships with dgenerate).")
-    add("--model-type", default=AUTO_MODEL_TYPE, choices=(AUTO_MODEL_TYPE, *MODEL_TYPES), help="torch (Stable "
-        "Diffusion 1.x/2.x), torch-sdxl, torch-sd3 (Stable Diffusion 3.x) or torch-flux. (default: auto, read from "
-        "the model's model_index.json, or from a checkpoint's weights)")
+    add("--model-type", default=AUTO_MODEL_TYPE, choices=(AUTO_MODEL_TYPE, *MODEL_TYPES), help=", ".join(
+        f"{each.model_type} ({each.name})" for each in FAMILIES.values()) + ". (default: auto, read from the model's "
+        "model_index.json, or from a checkpoint's weights)")
     add("--revision", help='Model revision (git branch / tag) on the Hugging Face hub. (default: "main")')
     add("--variant", help='Load weights from "variant" file names, e.g. "fp16".')
     add("--subfolder", help="Main model subfolder in a repository or folder.")
@@ -103,7 +108,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--prompt-weighting", default="none", choices=PROMPT_WEIGHTINGS, help="a1111: read prompts as AUTOMATIC1111 "
         "does: (word:1.3), (word), [word], BREAK, and prompts longer than 77 tokens (SD and SDXL). (default: none, "
         "prompts as diffusers reads them)")
-    add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}; for torch-sd3 and torch-flux: "
+    add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}; for {flow_matching_types()}: "
         f"{', '.join(FLOW_SCHEDULER_NAMES)}. (default: the model's own)")
     add("--sdxl-refiner", help="Stable Diffusion XL (torch-sdxl) refiner model path.")
     add("--sdxl-refiner-revision", help="SDXL refiner revision.")
@@ -212,10 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _numbers(values: list[str] | None, option: str, kind: type, low: float, high: float | None = None) -> tuple:
+def _numbers(values: list[str] | None, option: str, number: type, low: float, high: float | None = None) -> tuple:
     if not values:
         raise UsageError(f"{option} needs at least one value")
-    return tuple(parse_number(value, option, kind, low, high) for value in values)
+    return tuple(parse_number(value, option, number, low, high) for value in values)
 
 
 def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
@@ -253,8 +258,6 @@ def _lora_specs(args: argparse.Namespace) -> tuple[LoraSpec, ...]:
 def _refiner_spec(args: argparse.Namespace) -> RefinerSpec | None:
     if args.sdxl_refiner is None:
         return None
-    if args.model_type not in ("torch-sdxl", AUTO_MODEL_TYPE):
-        raise UsageError(f"--sdxl-refiner needs an SDXL model, not --model-type {args.model_type}")
     return RefinerSpec(args.sdxl_refiner, args.sdxl_refiner_revision, args.sdxl_refiner_variant,
                        args.sdxl_refiner_subfolder, args.sdxl_refiner_dtype)
 
@@ -370,7 +373,10 @@ def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Names
     if args.resume and not (args.output_configs or args.output_metadata):
         raise UsageError("--resume recognises finished images by the job id their config records: add "
                          "--output-configs or --output-metadata (the run being resumed needed one of them too)")
-    return request_from_args(args), args
+    request = request_from_args(args)
+    if request.model.model_type != AUTO_MODEL_TYPE:  # else the model's family is known once it is read
+        check_options(next(cells(request)), family(request.model.model_type), f"--model-type {args.model_type}")
+    return request, args
 
 
 def _cache_budget(text: str | None) -> int | float:

@@ -16,8 +16,8 @@ import json
 from dataclasses import asdict, dataclass, field
 
 DTYPES = ("float16", "bfloat16", "float32", "auto")
-MODEL_TYPES = ("torch", "torch-sdxl", "torch-sd3", "torch-flux")
-AUTO_MODEL_TYPE = "auto"  # read from the model's model_index.json (or a checkpoint's weight names) when resolved
+AUTO_MODEL_TYPE = "auto"  # read from the model's model_index.json (or a checkpoint's weight names) when resolved;
+# the other model types are the families' (dgenerate.families.MODEL_TYPES)
 OFFLOAD_MODES = ("model", "sequential")
 VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 

@@ -11,7 +11,7 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from dgenerate.errors import UsageError
@@ -84,13 +84,13 @@ def parse_prompt(text: str) -> Prompt:
     return Prompt(positive.strip(), negative if sep and negative else None)
 
 
-def parse_number(text: str, option: str, kind: type[int] | type[float], low: float,
+def parse_number(text: str, option: str, number: type[int] | type[float], low: float,
                  high: float | None = None) -> int | float:
     """One value of a numeric option, checked against its range: '7' -> 7."""
     try:
-        value = kind(text)
+        value = number(text)
     except ValueError:
-        noun = "a whole number" if kind is int else "a number"
+        noun = "a whole number" if number is int else "a number"
         raise UsageError(f"{option} {text!r} is not {noun}") from None
     if value < low or (high is not None and value > high):
         bounds = f"at least {low:g}" if high is None else f"from {_shown(low)} to {_shown(high)}"
@@ -299,6 +299,11 @@ def plan(request: RenderRequest) -> tuple[Job, ...]:
 
 
 def _grid(request: RenderRequest) -> tuple[Job, ...]:
+    return tuple(cells(request))
+
+
+def cells(request: RenderRequest) -> Iterator[Job]:
+    """The grid's cells in order, made one at a time (before batch slots are given)."""
     width, height = request.output_size or (None, None)
     fractions = request.high_noise_fractions or (None,)
     image_seeds: tuple[ImageSeedSpec | None, ...] = request.image_seeds or (None,)
@@ -307,7 +312,7 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
     true_guidance: tuple[float | None, ...] = request.true_guidance_scales or (None,)
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, request.inference_steps, request.seeds)
-    return tuple(
+    return (
         Job(
             model=request.model,
             prompt=prompt.positive,

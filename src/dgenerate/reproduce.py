@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dgenerate import __version__
+from dgenerate._version import __version__
 from dgenerate.batch import escape_variables, read_invocations
 from dgenerate.errors import ConfigError, DgenerateError
+from dgenerate.families import MAX_SEQUENCE_LENGTH, MODEL_TYPES, family
 from dgenerate.jobs import (
     AUTO_MODEL_TYPE,
     DTYPES,
-    MODEL_TYPES,
     OFFLOAD_MODES,
     PROMPT_WEIGHTINGS,
     ControlNetSpec,
@@ -34,7 +34,6 @@ from dgenerate.jobs import (
     VaeSpec,
 )
 from dgenerate.media.writers import ANIMATION_FORMATS
-from dgenerate.models.families import MAX_SEQUENCE_LENGTH
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, canonical_scheduler_name
 from dgenerate.naming import format_number
 from dgenerate.plan import (
@@ -474,7 +473,8 @@ def a1111_parameters(job: Job) -> str:
     lines = [job.prompt + loras]
     if job.negative_prompt:
         lines.append(f"Negative prompt: {job.negative_prompt}")
-    settings = [f"Steps: {job.inference_steps}", f"Sampler: {sampler}", _a1111_guidance(job), f"Seed: {job.seed}",
+    guidance = family(job.model.model_type).a1111_guidance(job)
+    settings = [f"Steps: {job.inference_steps}", f"Sampler: {sampler}", guidance, f"Seed: {job.seed}",
                 f"Size: {job.width}x{job.height}", f"Model: {model_name}", *_a1111_adapters(job),
                 f"Version: dgenerate {__version__}"]
     lines.append(", ".join(settings))
@@ -513,23 +513,15 @@ def _short_hash(path: str) -> str:
     return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
 
 
-def _a1111_guidance(job: Job) -> str:
-    """Forge writes a Flux image's embedded guidance as "Distilled CFG Scale" and its true CFG as "CFG scale"."""
-    if job.true_guidance_scale is None:
-        return f"CFG scale: {format_number(job.guidance_scale)}"
-    return (f"CFG scale: {format_number(job.true_guidance_scale)}, "
-            f"Distilled CFG Scale: {format_number(job.guidance_scale)}")
-
-
 def read_png_config(path: Path) -> str:
     """The DgenerateConfig text stored in a PNG written with --output-metadata."""
-    from PIL import Image, UnidentifiedImageError
+    from dgenerate.errors import MediaError
+    from dgenerate.media.png_text import png_text
 
     try:
-        with Image.open(path) as image:
-            text = getattr(image, "text", {}).get(CONFIG_CHUNK)
-    except (OSError, UnidentifiedImageError) as error:
+        text = png_text(path).get(CONFIG_CHUNK)
+    except MediaError as error:
         raise ConfigError(f"{path}: cannot read PNG metadata ({error})") from error
     if text is None:
         raise ConfigError(f"{path} has no {CONFIG_CHUNK} metadata: it was not written with --output-metadata")
-    return str(text)
+    return text

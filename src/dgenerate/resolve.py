@@ -1,39 +1,30 @@
 """Resolution: planned Jobs become fully resolved Jobs, the only kind render, configs and metadata see.
 
-A resolved Job leaves nothing open: the model spec names its device and every dtype, local paths are absolute, the
-size is explicit (for an image seed, read from the image header and recorded in the seed's `;WxH`), the scheduler is
-named, the SDXL high noise fraction and micro-conditioning sizes are set where they are used, the CPU thread count is
-recorded on the CPU, and the batch shape and slot come from the plan. Resolving reads model configurations and image
-headers, never weights; it imports torch only to see the devices and the default thread count.
+A resolved Job leaves nothing open: the model spec names its type, device and every dtype, local paths are absolute,
+the size is explicit (for an image seed, read from the image header and recorded in the seed's `;WxH`), the scheduler
+is named, the fields its family fills in are set (SDXL's micro-conditioning sizes, the T5 sequence length, true
+guidance), the SDXL high noise fraction is set where a refiner uses it, the CPU thread count is recorded on the CPU,
+and the batch shape and slot come from the plan. Every option is checked against what the model's family supports.
+Resolving reads model configurations and image headers, never weights; it imports torch only to see the devices and
+the default thread count.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from dgenerate.errors import ModelError, UsageError
-from dgenerate.jobs import AUTO_MODEL_TYPE, Job, ModelSpec
+from dgenerate.errors import UsageError
+from dgenerate.families import MAX_SEQUENCE_LENGTH, Mode, Pipeline, check_options, family
+from dgenerate.jobs import Job, ModelSpec
 from dgenerate.media.info import MediaInfo
-from dgenerate.models.families import MAX_SEQUENCE_LENGTH, family
+from dgenerate.models.facts import ModelFacts, model_facts
+from dgenerate.models.location import family_of
 
 AUTO_DTYPE = "float32"  # what --dtype auto means: diffusers' own default precision
 DEFAULT_HIGH_NOISE_FRACTION = 0.8  # diffusers' documented split between the SDXL base and refiner
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What resolution needs to know about a model, read from its configuration files."""
-
-    size_multiple: int
-    default_size: tuple[int, int]
-    scheduler: str
-    scheduler_config: dict[str, Any]
-    pipeline: str = ""  # the class model_index.json names (FluxFillPipeline for a Flux Fill model)
 
 
 def resolve_device(device: str) -> str:
@@ -66,8 +57,11 @@ def resolve_spec(spec: ModelSpec) -> ModelSpec:
     from dgenerate.models.loader import check_dtype_runs
 
     spec = replace(spec, path=_absolute(spec.path))
-    spec = replace(spec, model_type=model_type_of(spec))
-    _check_family_options(spec)
+    spec = replace(spec, model_type=family_of(spec).model_type)
+    check_options(spec, family(spec.model_type), f"model_path {spec.path!r}")
+    if spec.textual_inversions and spec.refiner is not None:
+        raise UsageError("--textual-inversions do not run with --sdxl-refiner (the refiner's tokenizer would read the "
+                         "token as plain text); leave out one of them")
     dtype = resolve_dtype(spec.dtype)
     vae = spec.vae and replace(spec.vae, path=_absolute(spec.vae.path), dtype=resolve_dtype(spec.vae.dtype or dtype))
     loras = tuple(replace(lora, path=_absolute(lora.path)) for lora in spec.loras)
@@ -86,43 +80,6 @@ def resolve_spec(spec: ModelSpec) -> ModelSpec:
     return resolved
 
 
-def model_type_of(spec: ModelSpec) -> str:
-    """The --model-type of the model a spec names, read from its model_index.json (or a checkpoint's weight names);
-    an explicit --model-type that contradicts it is one line."""
-    from dgenerate.models.families import check_model_type, type_of_pipeline
-    from dgenerate.models.single_file import is_single_file, model_type_of_file
-
-    if is_single_file(spec.path):
-        return model_type_of_file(Path(spec.path), spec.model_type)
-    found = type_of_pipeline(pipeline_class_name(spec), spec.path)
-    if spec.model_type != AUTO_MODEL_TYPE:
-        check_model_type(spec.model_type, found, spec.path)
-    return found
-
-
-def pipeline_class_name(spec: ModelSpec) -> str:
-    index = _read_json(_config_folder(spec) / "model_index.json", spec.path)
-    return str(index.get("_class_name", ""))
-
-
-def _check_family_options(spec: ModelSpec) -> None:
-    if spec.refiner is not None and spec.model_type != "torch-sdxl":
-        raise UsageError(f"--sdxl-refiner {spec.refiner.path!r} needs an SDXL model: model_path {spec.path!r} is "
-                         f"{family(spec.model_type).name} ({spec.model_type})")
-    if spec.textual_inversions and spec.model_type not in ("torch", "torch-sdxl"):
-        raise UsageError(f"--textual-inversions are for Stable Diffusion and SDXL models; model_path {spec.path!r} is "
-                         f"{family(spec.model_type).name}: leave them out")
-    if spec.textual_inversions and spec.refiner is not None:
-        raise UsageError("--textual-inversions do not run with --sdxl-refiner (the refiner's tokenizer would read the "
-                         "token as plain text); leave out one of them")
-    if spec.transformer is not None and not family(spec.model_type).flow:
-        raise UsageError(f"--transformer is for Stable Diffusion 3 and Flux models (torch-sd3, torch-flux); model_path "
-                         f"{spec.path!r} is {family(spec.model_type).name}, which has a UNet: leave it out")
-    if spec.no_t5 and spec.model_type != "torch-sd3":
-        raise UsageError(f"--no-t5 is for Stable Diffusion 3 models (torch-sd3), whose T5 encoder is optional; "
-                         f"model_path {spec.path!r} is {family(spec.model_type).name}: leave --no-t5 out")
-
-
 def _check_offload(spec: ModelSpec) -> None:
     if spec.offload is not None and not spec.device.startswith("cuda"):
         raise UsageError(f"--offload {spec.offload} moves model parts between the CPU and a GPU: it needs --device "
@@ -136,62 +93,6 @@ def _absolute(path: str) -> str:
     if path.startswith(BUILTIN_PREFIX) or not looks_like_path(path):
         return path
     return os.path.abspath(os.path.expanduser(path))
-
-
-def model_facts(spec: ModelSpec) -> ModelFacts:
-    """Size multiple, native size and scheduler of a (resolved) model, from its configuration files."""
-    folder = _config_folder(spec)
-    kind = family(spec.model_type)
-    denoiser = _read_json(folder / kind.denoiser / "config.json", spec.path)
-    vae = _read_json(_vae_config(spec, folder), spec.path)
-    scale = 2 ** (len(vae.get("block_out_channels", (0, 0, 0, 0))) - 1)
-    sample = denoiser.get("sample_size", 64 if kind.denoiser == "unet" else 128)  # FluxPipeline's default_sample_size
-    side = int(sample if isinstance(sample, int) else sample[0]) * scale
-    scheduler_config = _read_json(folder / "scheduler" / "scheduler_config.json", spec.path)
-    scheduler = scheduler_config.get("_class_name")
-    if not isinstance(scheduler, str):
-        raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
-    index = _read_json(folder / "model_index.json", spec.path)
-    return ModelFacts(scale * kind.patch, (side, side), scheduler, scheduler_config, str(index.get("_class_name")))
-
-
-def config_folder_of(spec: ModelSpec) -> Path:
-    """The folder of a model's model_index.json and component configs (bundled for an SD/SDXL checkpoint)."""
-    return _config_folder(spec)
-
-
-def _config_folder(spec: ModelSpec) -> Path:
-    from dgenerate.models.paths import hub_folder, local_folder
-    from dgenerate.models.single_file import config_for, is_single_file
-
-    if is_single_file(spec.path):
-        return config_for(Path(spec.path), "model_path")[0]
-    folder = local_folder(spec)
-    if folder is not None:
-        return folder
-    from dgenerate.models.loader import pipeline_class
-
-    return hub_folder(spec, pipeline_class(spec.model_type, auto=spec.model_type == AUTO_MODEL_TYPE))
-
-
-def _vae_config(spec: ModelSpec, model_folder: Path) -> Path:
-    """The config.json of the VAE the pipeline will use; a hub --vae is taken to share the model's layout."""
-    from dgenerate.models.vae import config_folder
-
-    folder = config_folder(spec.vae, spec) if spec.vae is not None else None
-    return (folder or model_folder / "vae") / "config.json"
-
-
-def _read_json(path: Path, model: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise ModelError(f"model {model!r}: {path} is missing; the model folder is incomplete") from error
-    except (OSError, ValueError) as error:
-        raise ModelError(f"model {model!r}: cannot read {path} ({error})") from error
-    if not isinstance(data, dict):
-        raise ModelError(f"model {model!r}: {path} is not a JSON object")
-    return data
 
 
 class Resolver:
@@ -222,10 +123,7 @@ class Resolver:
             job = replace(job, image_seed=seed)
             if seed.image is not None:
                 denoising_steps(job)
-        if spec.model_type == "torch-sdxl":
-            job = replace(job, sdxl_original_size=job.sdxl_original_size or (width, height),
-                          sdxl_target_size=job.sdxl_target_size or (width, height))
-        return job
+        return family(spec.model_type).complete(job)
 
     def spec(self, spec: ModelSpec) -> ModelSpec:
         if spec not in self._specs:
@@ -244,13 +142,13 @@ class Resolver:
         key = (job.model, job.scheduler, job.inference_steps)
         if key in self._schedules:
             return
-        from dgenerate.models.schedulers import check_family, make_scheduler, plan_timesteps
+        from dgenerate.models.schedulers import check_kind, make_scheduler, plan_timesteps
 
-        kind = family(job.model.model_type)
-        check_family(job.scheduler, kind.flow, kind.model_type)
+        own = family(job.model.model_type)
+        check_kind(job.scheduler, own)
         try:
             plan_timesteps(make_scheduler(job.scheduler, facts.scheduler_config), job.inference_steps,
-                           custom_sigmas=kind.model_type == "torch-flux")
+                           custom_sigmas=own.custom_sigmas)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
             raise UsageError(f"--scheduler {job.scheduler} cannot plan {job.inference_steps} --inference-steps with "
                              f"this model's scheduler configuration ({str(error).strip().splitlines()[0]}); use more "
@@ -297,66 +195,52 @@ def _checked_size(width: int | None, height: int | None, facts: ModelFacts) -> t
     return width, height
 
 
-def _family_fields(job: Job, facts: ModelFacts) -> Job:
-    """The T5 sequence length (the pipeline's default, recorded) and Flux's true guidance (1: none); each refused
-    where the model has no use for it. A Flux Fill model inpaints, so it needs an image seed with a mask."""
-    from dgenerate.models.families import is_fill
+def job_mode(job: Job) -> Mode:
+    """Text to image (control images alone included), img2img, or inpainting."""
+    seed = job.image_seed
+    if seed is None or seed.image is None:
+        return "text"
+    return "img2img" if seed.mask is None else "inpaint"
 
-    kind = family(job.model.model_type)
-    if job.max_sequence_length is not None and not kind.flow:
-        raise UsageError(f"--max-sequence-length is for models with a T5 encoder (torch-sd3, torch-flux); "
-                         f"model_path {job.model.path!r} is {kind.name}: leave it out")
+
+def job_pipeline(job: Job, folder_class: str) -> Pipeline:
+    """The pipeline a resolved job runs on its model (whose model_index.json names `folder_class`)."""
+    return family(job.model.model_type).pipeline(job_mode(job), bool(job.control_nets), folder_class, job.model.path)
+
+
+def _family_fields(job: Job, facts: ModelFacts) -> Job:
+    """The options checked against what the model's family and the job's pipeline take, and the fields they leave
+    open filled in: the T5 sequence length (the pipeline's default, recorded) and true guidance (1: none)."""
+    own = family(job.model.model_type)
+    check_options(job, own, f"model_path {job.model.path!r}")
     if job.max_sequence_length is not None and job.max_sequence_length > MAX_SEQUENCE_LENGTH:
         raise UsageError(f"--max-sequence-length {job.max_sequence_length} is too long: use 1 to {MAX_SEQUENCE_LENGTH}")
-    if job.control_nets and kind.model_type == "torch-sd3" and job.image_seed and job.image_seed.image:
-        raise UsageError("--control-nets with Stable Diffusion 3 guide text to image only (diffusers has no SD3 "
-                         "ControlNet img2img, and its SD3 ControlNet inpainting takes inpainting ControlNets); give "
-                         "control images alone: --image-seeds control.png")
-    if job.prompt_weighting and kind.flow:
-        raise UsageError(f"--prompt-weighting a1111 is for Stable Diffusion and SDXL models; model_path "
-                         f"{job.model.path!r} is {kind.name}: leave it out")
     for flag, used in (("--control-nets", job.control_nets), ("--prompt-weighting a1111", job.prompt_weighting)):
         if used and job.model.refiner is not None:
             raise UsageError(f"{flag} does not run with --sdxl-refiner (the refiner would read neither); leave out "
                              "one of them")
-    if job.true_guidance_scale is not None and kind.model_type != "torch-flux":
-        raise UsageError(f"--true-guidance-scales is for Flux models (torch-flux); model_path {job.model.path!r} is "
-                         f"{kind.name}, whose --guidance-scales already guide with the negative prompt: leave it out")
-    fill = is_fill(facts.pipeline)
-    if fill and (job.image_seed is None or job.image_seed.mask is None):
-        raise UsageError(f"model_path {job.model.path!r} is a Flux Fill model, which fills the white of a mask: give "
-                         "--image-seeds 'image;mask'")
-    # FluxFillPipeline, and Flux's ControlNet img2img and inpainting pipelines, are guided by the prompt alone.
-    prompt_only = kind.model_type == "torch-flux" and (fill or bool(job.control_nets and job.image_seed
-                                                                    and job.image_seed.image))
-    if prompt_only:
-        _check_prompt_only(job, "a Flux Fill model" if fill else "Flux with --control-nets and an image to change")
-    if not kind.flow:
-        return job
-    length = job.max_sequence_length or kind.default_sequence_length
-    true_guidance = job.true_guidance_scale if job.true_guidance_scale is not None else 1.0
-    return replace(job, max_sequence_length=length,
-                   true_guidance_scale=true_guidance if kind.model_type == "torch-flux" and not prompt_only else None)
+    pipeline = job_pipeline(job, facts.index_class)
+    _check_pipeline_takes(job, pipeline, own.describe(job_mode(job), bool(job.control_nets), facts.index_class))
+    length = job.max_sequence_length or own.default_sequence_length
+    true_guidance = (job.true_guidance_scale if job.true_guidance_scale is not None else 1.0) if pipeline.true_cfg \
+        else None
+    return replace(job, max_sequence_length=length, true_guidance_scale=true_guidance)
 
 
-def _check_prompt_only(job: Job, what: str) -> None:
-    if job.negative_prompt is not None:
+def _check_pipeline_takes(job: Job, pipeline: Pipeline, what: str) -> None:
+    if job.negative_prompt is not None and not pipeline.negative_prompt:
         raise UsageError(f"{what} reads no negative prompt (diffusers' pipeline takes none): remove "
                          f"'; {job.negative_prompt}' from --prompts")
-    if job.true_guidance_scale is not None:
+    if job.true_guidance_scale is not None and not pipeline.true_cfg:
         raise UsageError(f"{what} has no true guidance (diffusers' pipeline takes none): leave --true-guidance-scales "
                          "out")
 
 
 def denoising_steps(job: Job) -> int:
-    """The steps img2img and inpainting run: inference steps x strength, rounded down by SD and SDXL pipelines and
-    as SD3's and Flux's round it (they drop the whole steps of the unused part), at least one."""
+    """The steps img2img and inpainting run: inference steps x strength, rounded as the family's pipelines round it,
+    at least one."""
     assert job.strength is not None
-    if family(job.model.model_type).flow:
-        total = job.inference_steps
-        steps = total - int(max(total - min(total * job.strength, total), 0))
-    else:
-        steps = int(job.inference_steps * job.strength)
+    steps = family(job.model.model_type).strength_steps(job.inference_steps, job.strength)
     if steps < 1:
         raise UsageError(f"--image-seed-strengths {job.strength:g} with --inference-steps {job.inference_steps} "
                          "leaves no denoising step; raise the strength or the steps")

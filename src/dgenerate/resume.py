@@ -38,14 +38,14 @@ def _recorded(path: Path) -> str | None:
         except OSError:
             return None
     if path.suffix == ".png" and not path.with_suffix(".dgen").exists():
-        from PIL import Image, UnidentifiedImageError
+        from dgenerate.errors import MediaError
+        from dgenerate.media.png_text import png_text
 
         try:
-            with Image.open(path) as image:  # our chunks precede the pixels: no decoding
-                text = image.info.get(CONFIG_CHUNK)
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+            text = png_text(path, whole=False).get(CONFIG_CHUNK)  # our chunks precede the pixels: no decoding
+        except MediaError:
             return None
-        return recorded_job_id(text) if isinstance(text, str) else None
+        return recorded_job_id(text) if text is not None else None
     return None
 
 

@@ -35,7 +35,8 @@ def loaded(spec: ModelSpec) -> LoadedModel:
 
 def job(spec: ModelSpec, seed: int = 7, steps: int = 2, **fields: Any) -> Job:
     """A resolved job on a loaded model's spec (scheduler and SDXL settings filled in as resolution does)."""
-    from dgenerate.resolve import DEFAULT_HIGH_NOISE_FRACTION, model_facts
+    from dgenerate.models.facts import model_facts
+    from dgenerate.resolve import DEFAULT_HIGH_NOISE_FRACTION
 
     base: dict[str, Any] = {"prompt": "a red circle", "negative_prompt": None, "guidance_scale": 5.0,
                             "inference_steps": steps, "width": 64, "height": 64,
@@ -60,10 +61,11 @@ def assert_close(alone: bytes, batched: bytes) -> None:
 
 def sd_images(spec: ModelSpec, seeds: tuple[int, ...] = (7,), **fields: Any) -> list[bytes]:
     """Images through the render loop's own pipeline call."""
-    from dgenerate.render.loop import Progress, generate
+    from dgenerate.render.generate import generate
+    from dgenerate.render.progress import Progress
 
     model = loaded(spec)
-    group = [job(model.spec, seed, **fields) for seed in seeds]
+    group = [job(model.spec, seed, batch_size=len(seeds), batch_slot=slot, **fields) for slot, seed in enumerate(seeds)]
     return pixels(generate(model, group, Progress.start(1, len(group), enabled=False)))
 
 

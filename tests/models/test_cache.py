@@ -12,7 +12,6 @@ from PIL import Image
 from dgenerate.cli import parse_invocation
 from dgenerate.models.budget import parse_budget
 from dgenerate.models.cache import ModelCache, model_bytes
-from dgenerate.models.controlnet import attached_control_nets
 from dgenerate.render.loop import render_with_jobs
 from tests.conftest import RunCli
 from tests.tiny_models import build_tiny_sd
@@ -97,7 +96,7 @@ def test_a_controlnet_loaded_onto_a_model_counts_towards_the_budget(three_models
     for _ in render_with_jobs(request, cache, progress=False):
         pass
     ((model, _),) = cache._models.values()
-    (net,) = attached_control_nets(model.pipeline)
+    (net,) = model.control_nets.values()
     net_bytes = sum(tensor.numel() * tensor.element_size() for tensor in (*net.parameters(), *net.buffers()))
     assert cache.held_bytes() == plain + net_bytes
     cache.budget = 2 * plain + net_bytes // 2  # two plain models fit; with the ControlNet they do not

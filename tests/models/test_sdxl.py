@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 
 from dgenerate.errors import ModelNotFoundError, UsageError
+from dgenerate.families import family
 from dgenerate.jobs import ModelSpec, RefinerSpec
+from dgenerate.models.facts import model_facts
 from dgenerate.models.loader import LoadedModel
-from dgenerate.render.calls import Progress
-from dgenerate.render.sdxl import generate_sdxl, micro_conditioning
-from dgenerate.resolve import DEFAULT_HIGH_NOISE_FRACTION, model_facts
+from dgenerate.render.generate import generate
+from dgenerate.render.progress import Progress
+from dgenerate.resolve import DEFAULT_HIGH_NOISE_FRACTION
 from tests.models.conftest import assert_close, job, loaded, pixels
 
 
@@ -21,7 +23,9 @@ def _no_progress() -> Progress:
 
 
 def sdxl_images(model: LoadedModel, seeds: tuple[int, ...] = (7,), **fields: Any) -> list[bytes]:
-    return pixels(generate_sdxl(model, [job(model.spec, seed, **fields) for seed in seeds], _no_progress()))
+    group = [job(model.spec, seed, batch_size=len(seeds), batch_slot=slot, **fields)
+             for slot, seed in enumerate(seeds)]
+    return pixels(generate(model, group, _no_progress()))
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +71,8 @@ def test_high_noise_fraction_without_refiner_is_the_plain_base(base: LoadedModel
 
 def test_micro_conditioning_is_height_width_and_changes_the_image(base: LoadedModel) -> None:
     spec = base.spec
-    assert micro_conditioning(job(spec, sdxl_original_size=(1024, 512), sdxl_target_size=(64, 32))) == {
-        "original_size": (512, 1024), "target_size": (32, 64)}
+    sized = job(spec, sdxl_original_size=(1024, 512), sdxl_target_size=(64, 32))
+    assert family("torch-sdxl").call_arguments(sized) == {"original_size": (512, 1024), "target_size": (32, 64)}
     plain = sdxl_images(base)
     assert sdxl_images(base, sdxl_original_size=(64, 64), sdxl_target_size=(64, 64)) == plain, "default: output size"
     assert sdxl_images(base, sdxl_original_size=(128, 32)) != plain
@@ -84,8 +88,8 @@ def test_refiner_with_another_dtype_loads_its_own_parts(tiny_sdxl: Path, tiny_re
 
 
 def test_refiner_errors_are_one_line(tiny_model: Path, tiny_sdxl: Path, tiny_refiner: Path, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"^--sdxl-refiner .* needs an SDXL model: model_path .* is Stable Diffusion "
-                                         r"1.x/2.x \(torch\)$"):
+    with pytest.raises(UsageError, match=r"^--sdxl-refiner .* is for Stable Diffusion XL models \(torch-sdxl\); "
+                                         r"model_path .* is Stable Diffusion 1.x/2.x: leave it out$"):
         loaded(ModelSpec(str(tiny_model), device="cpu", refiner=RefinerSpec(str(tiny_refiner))))
     with pytest.raises(ModelNotFoundError, match=r"^model_path .*missing-refiner.* is not a folder or file on disk"):
         loaded(ModelSpec(str(tiny_sdxl), "torch-sdxl", device="cpu",

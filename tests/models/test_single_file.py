@@ -98,7 +98,8 @@ def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, ti
 
     other = tmp_path / "other.safetensors"
     save_file({"model.diffusion_model.out.0.weight": torch.zeros(2)}, other)
-    with pytest.raises(ModelError, match=r"is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the original layout"):
+    with pytest.raises(ModelError, match=r"is not a checkpoint in an original layout dgenerate reads \(SD 1.x, SD 2.x, "
+                                         r"SDXL, SDXL refiner\)"):
         loaded(ModelSpec(str(other), device="cpu"))
     with pytest.raises(UsageError, match=r"^model_path '.*tiny.safetensors' is an SD 1.x checkpoint; use --model-type"):
         loaded(ModelSpec(str(sd_single_file), "torch-sdxl", device="cpu"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -230,16 +230,3 @@ def test_sdxl_widths_are_checked_before_anything_is_added(sdxl: Any, tmp_path: P
         _apply(sdxl, TextualInversionSpec(str(path)))
     assert "\n" not in str(error.value)
     assert "swapped" not in sdxl.tokenizer.get_vocab() and "swapped" not in sdxl.tokenizer_2.get_vocab()
-
-
-def test_a_model_without_clip_embeddings_to_extend_is_refused(tmp_path: Path) -> None:
-    class FluxLike:
-        components: ClassVar[dict[str, None]] = {"transformer": None, "text_encoder": None, "text_encoder_2": None}
-
-        def load_textual_inversion(self) -> None:
-            raise AssertionError("never called")
-
-    path = write_a1111_safetensors(tmp_path / "x.safetensors", SD_WIDTH)
-    with pytest.raises(ModelError, match=r"^--textual-inversions \S+: textual inversions work with SD 1.x, SD 2.x and "
-                                         r"SDXL models, not with this one \(model_path 'tiny-model', --model-type"):
-        _apply(FluxLike(), TextualInversionSpec(str(path)))

@@ -1,12 +1,12 @@
 """The Ray backend: one grid (or one stdin batch) spread over long-lived actors, one device and one model cache each.
 
 The driver plans and resolves; each pipeline call of the grid (a batch group, or one image seed job) travels to a
-worker as data (resolved Jobs, never pipelines) through Ray's ActorPool. The worker renders it with the local render
-loop into a staging folder of its own and sends the files back; the driver writes them under the names, and with the
-never-overwrite rule, of a local run. So an image is byte-identical to a local one made on the same kind of device
+worker as data (resolved Jobs, never pipelines) through Ray's ActorPool. The worker runs the render stage on it and
+sends back its pictures with their jobs (never files); the driver feeds them to the same output stage as a local run,
+which names, encodes and writes them. So an image is byte-identical to a local one made on the same kind of device
 with the same thread count, and a cluster needs no shared file system. Workers that die are restarted by Ray and
-their calls retried (``max_restarts``, ``max_task_retries``); the driver writes a call's files once, when its result
-arrives, so every image exists exactly once. An animation comes back whole, frames included.
+their calls retried (``max_restarts``, ``max_task_retries``); the driver writes a call's pictures once, when its
+result arrives, so every image exists exactly once. An animation comes back whole, every frame.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dgenerate.errors import DgenerateError, UsageError, interrupted_after
 from dgenerate.jobs import Job
 from dgenerate.models.budget import DEFAULT_SHARE
 from dgenerate.plan import RenderRequest, batch_groups, plan
-from dgenerate.render.calls import Progress
+from dgenerate.render.progress import Progress
+from dgenerate.render.results import Result
 
 RESTARTS = 3  # a worker process that dies is started again this often, and its calls retried
 
@@ -32,16 +33,6 @@ def require_ray() -> Any:
     except ImportError as error:
         raise UsageError('--backend ray needs Ray: pip install "dgenerate[ray]" (or pip install ray)') from error
     return ray
-
-
-@dataclass(frozen=True)
-class Staged:
-    """What a worker made for one job: its files' names in order (the image, or the animation then its frames)
-    and every file's bytes, configs included."""
-
-    index: int
-    names: list[str]
-    files: dict[str, bytes]
 
 
 class StepCounter:
@@ -92,54 +83,16 @@ class RenderWorker:
         self.cache = ModelCache(budget=cache_budget)
         self.counter_name = counter  # a name, not a handle: Ray restarts a worker only from arguments kept inline
 
-    def render(self, unit: list[tuple[int, Job]]) -> list[Staged]:
-        from dgenerate.render.loop import render_each
+    def render(self, unit: list[Job]) -> list[Result]:
+        from dgenerate.render.generate import render_results
 
-        with tempfile.TemporaryDirectory(prefix="dgenerate-worker-") as folder:
-            staging = Path(folder) / "out"
-            downloads = Path(folder) / "downloads"
-            downloads.mkdir()
-            jobs = [replace(job, output=replace(job.output, path=str(staging))) for _, job in unit]
+        with tempfile.TemporaryDirectory(prefix="dgenerate-worker-") as downloads:
             counter = require_ray().get_actor(self.counter_name)
             progress = RemoteProgress(bar=None, images=0, enabled=False, counter=counter)
-            written = render_each(jobs, self.cache, progress, downloads)
-            return [_staged(index, paths) for (index, _), (_, paths) in zip(unit, written, strict=True)]
+            return list(render_results(batch_groups(unit), self.cache, progress, Path(downloads)))
 
     def models_loaded(self) -> int:
         return self.cache.loads
-
-
-def _staged(index: int, paths: list[Path]) -> Staged:
-    files = {kept.name: kept.read_bytes() for path in paths for kept in (path, path.with_suffix(".dgen"))
-             if kept.is_file()}
-    return Staged(index, [path.name for path in paths], files)
-
-
-def publish(job: Job, staged: Staged) -> list[Path]:
-    """Write what a worker made for `job` into the job's output folder, as a local run names and writes it."""
-    from dgenerate.render.image_seeds import animation_stem
-    from dgenerate.render.outputs import write_new
-
-    folder = Path(job.output.path)
-    first = Path(staged.names[0])
-    if len(staged.names) == 1:
-        return [write_new(folder, first.stem, _with_config(first, staged))]
-    stem = animation_stem(job)
-    written = [write_new(folder, stem, {first.suffix: staged.files[first.name]})]
-    for name in staged.names[1:]:
-        frame = Path(name)
-        written.append(write_new(folder, stem + frame.stem[len(first.stem):], _with_config(frame, staged)))
-    config = first.with_suffix(".dgen").name
-    if config in staged.files:  # as locally, an animation's config is written once the animation is complete
-        write_new(folder, stem, {".dgen": staged.files[config]})
-    return written
-
-
-def _with_config(path: Path, staged: Staged) -> dict[str, bytes]:
-    files = {path.suffix: staged.files[path.name]}
-    if path.with_suffix(".dgen").name in staged.files:
-        files[".dgen"] = staged.files[path.with_suffix(".dgen").name]
-    return files
 
 
 class RayBackend:
@@ -177,17 +130,17 @@ class RayBackend:
 
     def pool(self, device: str) -> list[Any]:
         """The workers for a kind of device, started once: one GPU each, or one CPU each."""
-        kind = "gpu" if device.startswith("cuda") else "cpu"
-        if kind not in self.actors:
+        processor = "gpu" if device.startswith("cuda") else "cpu"
+        if processor not in self.actors:
             gpus = int(self.ray.cluster_resources().get("GPU", 0))
-            count = self.workers or (gpus if kind == "gpu" and gpus else 1)
+            count = self.workers or (gpus if processor == "gpu" and gpus else 1)
             if self.counter is None:
                 self.counter_name = f"dgenerate-progress-{uuid.uuid4().hex}"
                 self.counter = self.ray.remote(StepCounter).options(num_cpus=0, name=self.counter_name).remote()
             worker = self.ray.remote(RenderWorker).options(
-                num_cpus=1, num_gpus=1 if kind == "gpu" else 0, max_restarts=RESTARTS, max_task_retries=RESTARTS)
-            self.actors[kind] = [worker.remote(self.counter_name, self.cache_budget) for _ in range(count)]
-        return self.actors[kind]
+                num_cpus=1, num_gpus=1 if processor == "gpu" else 0, max_restarts=RESTARTS, max_task_retries=RESTARTS)
+            self.actors[processor] = [worker.remote(self.counter_name, self.cache_budget) for _ in range(count)]
+        return self.actors[processor]
 
     def render(self, request: RenderRequest, resume: bool = False) -> list[tuple[Job, list[Path]]]:
         from dgenerate.render.loop import resumed
@@ -203,50 +156,45 @@ class RayBackend:
             jobs = resumed(jobs, self.progress)
         if not jobs:
             return []
-        units, position = [], 0
-        for group in batch_groups(jobs):
-            units.append([(position + offset, job) for offset, job in enumerate(group)])
-            position += len(group)
-        return self._run(tuple(jobs), units, self.pool(jobs[0].model.device))
+        return self._run(tuple(jobs), batch_groups(jobs), self.pool(jobs[0].model.device))
 
-    def _run(self, jobs: tuple[Job, ...], units: list[list[tuple[int, Job]]],
-             actors: list[Any]) -> list[tuple[Job, list[Path]]]:
+    def _run(self, jobs: tuple[Job, ...], units: list[list[Job]], actors: list[Any]) -> list[tuple[Job, list[Path]]]:
         from ray.util import ActorPool
 
         from dgenerate.render.loop import text_steps
+        from dgenerate.render.outputs import OutputStage
 
-        base_steps = text_steps([[job for _, job in unit] for unit in units])
+        base_steps = text_steps(units)
         bar = Progress.start(base_steps, len(jobs), self.progress)
         pool = ActorPool(actors)
         for unit in units:
             pool.submit(lambda actor, work: actor.render.remote(work), unit)
-        results: dict[int, tuple[Job, list[Path]]] = {}
+        outputs = OutputStage(bar)
         try:
-            while pool.has_next():
-                try:
-                    staged_jobs = pool.get_next_unordered(timeout=0.25)
-                except TimeoutError:
-                    self._tick(bar, base_steps)
-                    continue
-                except self.ray.exceptions.RayTaskError as error:
-                    raise _cause(error) from error
-                for staged in staged_jobs:
-                    results[staged.index] = self._written(jobs[staged.index], staged, bar)
-                self._tick(bar, base_steps)
+            with outputs:
+                self._collect(pool, outputs, bar, base_steps)
         except KeyboardInterrupt as stop:
-            interrupted_after(stop, len(results), len(jobs))
+            interrupted_after(stop, len(outputs.written), len(jobs))
             self.stop_workers()
             raise
         finally:
             bar.close()
-        return [results[index] for index in sorted(results)]
+        position = {job.index: number for number, job in enumerate(jobs)}
+        return sorted(outputs.written, key=lambda written: position[written[0].index])
 
-    def _written(self, job: Job, staged: Staged, bar: Progress) -> tuple[Job, list[Path]]:
-        paths = publish(job, staged)
-        bar.add_images(max(0, len(paths) - 2))
-        for path in paths[1:] if len(paths) > 1 else paths:
-            bar.image_done(path)
-        return job, paths
+    def _collect(self, pool: Any, outputs: Any, bar: Progress, base_steps: int) -> None:
+        """Every call's pictures into the output stage, in the order the calls finish."""
+        while pool.has_next():
+            try:
+                results = pool.get_next_unordered(timeout=0.25)
+            except TimeoutError:
+                self._tick(bar, base_steps)
+                continue
+            except self.ray.exceptions.RayTaskError as error:
+                raise _cause(error) from error
+            for result in results:
+                outputs.put(result)
+            self._tick(bar, base_steps)
 
     def _tick(self, bar: Progress, base_steps: int) -> None:
         steps, added = self.ray.get(self.counter.read.remote())
@@ -259,11 +207,11 @@ class RayBackend:
 
     def models_loaded(self) -> list[int]:
         """How many models each worker has loaded, workers in order (for tests and benchmarks)."""
-        return [self.ray.get(actor.models_loaded.remote()) for kind in self.actors.values() for actor in kind]
+        return [self.ray.get(actor.models_loaded.remote()) for pool in self.actors.values() for actor in pool]
 
     def stop_workers(self) -> None:
-        for kind in self.actors.values():
-            for actor in kind:
+        for pool in self.actors.values():
+            for actor in pool:
                 self.ray.kill(actor, no_restart=True)
         self.actors = {}
         if self.counter is not None:

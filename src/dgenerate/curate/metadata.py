@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dgenerate.errors import ConfigError, UsageError
+from dgenerate.errors import ConfigError, MediaError, UsageError
 from dgenerate.jobs import Job
+from dgenerate.media.png_text import png_text
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, is_flow_scheduler
 from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK
 
@@ -61,8 +62,6 @@ class A1111Parameters:
 
 def read_record(path: Path, option: str = "--from-image") -> ImageRecord:
     """The DgenerateConfig and `parameters` texts of a PNG, or the text of a .dgen config file."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{option} '{path}' {'is a folder' if path.is_dir() else 'does not exist'}; give an image "
@@ -70,9 +69,8 @@ def read_record(path: Path, option: str = "--from-image") -> ImageRecord:
     if path.suffix == ".dgen":
         return ImageRecord(path, config=_read_text(path, option))
     try:
-        with Image.open(path) as image:
-            chunks = {str(key): value for key, value in getattr(image, "text", {}).items() if isinstance(value, str)}
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        chunks = png_text(path)
+    except MediaError as error:
         raise UsageError(f"{option} '{path}' cannot be read as an image: {error}") from error
     foreign = tuple(description for key, description in _FOREIGN_CHUNKS.items() if key in chunks)
     return ImageRecord(path, chunks.get(CONFIG_CHUNK), chunks.get(A1111_CHUNK), foreign)

@@ -11,7 +11,6 @@ from typing import Any
 
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.budget import DEFAULT_SHARE
-from dgenerate.models.controlnet import attached_control_nets
 from dgenerate.models.loader import LoadedModel, load
 
 
@@ -19,14 +18,13 @@ def model_bytes(model: LoadedModel) -> int:
     """The memory a loaded model holds: the parameters and buffers of every torch module of its pipelines, and of the
     ControlNets jobs have loaded onto it since (a tensor two of them share counts once)."""
     total, seen = 0, set()
-    for pipeline in (model.pipeline, model.refiner):
-        if pipeline is None:
-            continue
-        for component in (*getattr(pipeline, "components", {}).values(), *attached_control_nets(pipeline)):
-            for tensor in _tensors(component):
-                if id(tensor) not in seen:
-                    seen.add(id(tensor))
-                    total += tensor.numel() * tensor.element_size()
+    components = [component for pipeline in (model.pipeline, model.refiner) if pipeline is not None
+                  for component in getattr(pipeline, "components", {}).values()]
+    for component in (*components, *model.control_nets.values()):
+        for tensor in _tensors(component):
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                total += tensor.numel() * tensor.element_size()
     return total
 
 

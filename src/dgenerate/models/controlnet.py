@@ -1,11 +1,9 @@
-"""--control-nets: ControlNet models from diffusers folders or hub repositories, loaded once per model and kept on it.
+"""--control-nets: ControlNet models from diffusers folders or hub repositories, loaded once per model and kept with it.
 
-SD and SDXL take ControlNetModel, Stable Diffusion 3 SD3ControlNetModel (text to image) and Flux FluxControlNetModel
-(text to image, img2img and inpainting), as diffusers' ControlNet pipelines for each do.
-
-A ControlNet is loaded in the model's dtype onto its device the first time a job names it, and kept on the loaded
-pipeline (it goes when the model leaves the cache), so jobs with other scales or other control images reuse it: the
-scale and the start and end of its guidance are arguments of the pipeline call, not of the load.
+Each family names the ControlNet class its pipelines take (ControlNetModel for SD and SDXL, SD3ControlNetModel,
+FluxControlNetModel). A ControlNet is loaded in the model's dtype onto its device the first time a job names it, and
+kept with the loaded model (it goes when the model leaves the cache), so jobs with other scales or other control images
+reuse it: the scale and the start and end of its guidance are arguments of the pipeline call, not of the load.
 """
 
 from __future__ import annotations
@@ -13,36 +11,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dgenerate.errors import ModelError, ModelNotFoundError
+from dgenerate.errors import ModelError
+from dgenerate.families import family
 from dgenerate.jobs import ControlNetSpec, ModelSpec
-from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, config_class_name, first_line, hub_snapshot, looks_like_path
+from dgenerate.models.loader import LoadedModel
+from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, component_folder, config_class_name, first_line
 
 
 def _option(net: ControlNetSpec) -> str:
     return f"--control-nets {net.path}"
 
 
-_KEPT_AS = "_dgenerate_control_nets"
-
-
-def control_net_models(pipeline: Any, nets: tuple[ControlNetSpec, ...], model: ModelSpec) -> list[Any]:
-    """The ControlNetModel of each spec, in order, loaded at most once per pipeline and path."""
-    loaded = pipeline.__dict__.setdefault(_KEPT_AS, {})
+def control_net_models(model: LoadedModel, nets: tuple[ControlNetSpec, ...]) -> list[Any]:
+    """The ControlNet model of each spec, in order, loaded at most once per loaded model and path."""
     for net in nets:
-        if net.path not in loaded:
-            denoiser = getattr(pipeline, "unet", None) or pipeline.transformer
-            loaded[net.path] = _checked(net, _load(net, model), denoiser)
-    return [loaded[net.path] for net in nets]
+        if net.path not in model.control_nets:
+            denoiser = getattr(model.pipeline, family(model.spec.model_type).denoiser)
+            model.control_nets[net.path] = _checked(net, _load(net, model.spec), denoiser)
+    return [model.control_nets[net.path] for net in nets]
 
 
-def attached_control_nets(pipeline: Any) -> list[Any]:
-    """The ControlNets jobs have loaded onto a pipeline so far."""
-    return list(pipeline.__dict__.get(_KEPT_AS, {}).values())
-
-
-# The class of each family's ControlNets, and the settings a ControlNet must share with the model's denoiser.
-_CLASSES = {"torch": "ControlNetModel", "torch-sdxl": "ControlNetModel", "torch-sd3": "SD3ControlNetModel",
-            "torch-flux": "FluxControlNetModel"}
+# The settings a ControlNet must share with the model's denoiser.
 _SHARED = ("cross_attention_dim", "addition_embed_type", "block_out_channels", "joint_attention_dim",
            "pooled_projection_dim", "attention_head_dim", "num_attention_heads")
 
@@ -67,7 +56,9 @@ def _load(net: ControlNetSpec, model: ModelSpec) -> Any:
     import torch
 
     folder = _folder(net, model)
-    cls = getattr(diffusers, _CLASSES[model.model_type])
+    class_name = family(model.model_type).control_net_class
+    assert class_name is not None, "every family with ControlNet pipelines names its ControlNet class"
+    cls = getattr(diffusers, class_name)
     found = config_class_name(folder)
     if found != cls.__name__:
         raise ModelError(f"{_option(net)} is a {found or 'model of no named class'}, and this model "
@@ -80,17 +71,8 @@ def _load(net: ControlNetSpec, model: ModelSpec) -> Any:
 
 
 def _folder(net: ControlNetSpec, model: ModelSpec) -> Path:
-    path = Path(net.path).expanduser()
-    if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+    if Path(net.path).suffix.lower() in SINGLE_FILE_SUFFIXES:
         raise ModelError(f"{_option(net)}: dgenerate loads ControlNets from diffusers folders (config.json and "
                          "diffusion_pytorch_model.safetensors) or hub repositories, not from one file; convert it or "
                          "give the folder")
-    if looks_like_path(net.path):
-        if not path.is_dir():
-            raise ModelNotFoundError(f"{_option(net)}: no such folder; check the path")
-        folder = path
-    else:
-        folder = hub_snapshot(net.path, _option(net), token=model.auth_token)
-    if not (folder / "config.json").is_file():
-        raise ModelNotFoundError(f"{_option(net)} has no config.json: it is not a diffusers ControlNet folder")
-    return folder
+    return component_folder(net.path, _option(net), "ControlNet", token=model.auth_token)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, UsageError
+from dgenerate.families import family
 from dgenerate.jobs import ModelSpec
+from dgenerate.models.location import loading_class
+from dgenerate.models.paths import hub_folder, index_class, local_folder, read_json
+from dgenerate.models.single_file import config_for, is_single_file, load_pipeline
 
 
 def quiet_libraries() -> None:
@@ -34,23 +39,59 @@ def quiet_libraries() -> None:
 
 @dataclass
 class LoadedModel:
-    """A loaded pipeline on its device, and its SDXL refiner when the spec names one."""
+    """A loaded pipeline on its device, its SDXL refiner when the spec names one, and what jobs build on it: the
+    ControlNets they load (by path) and the pipelines of other modes made from its components (by class and
+    ControlNets). All of it goes when the model leaves the cache."""
 
     spec: ModelSpec
     pipeline: Any
     refiner: Any = None
+    folder_class: str = ""  # the pipeline class its model_index.json names (a variant's, such as FluxFillPipeline)
+    control_nets: dict[str, Any] = field(default_factory=dict)
+    derived: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def pipeline_of(self, class_name: str, control_nets: list[Any] | None = None, refiner: bool = False) -> Any:
+        """The pipeline of class `class_name` (with `control_nets`) sharing the loaded model's (or its refiner's)
+        components: the loaded pipeline itself when it is of that class, else made once and kept."""
+        base = self.refiner if refiner else self.pipeline
+        if type(base).__name__ == class_name and not control_nets:
+            return base
+        key = (refiner, class_name, *(id(net) for net in control_nets or ()))
+        if key not in self.derived:
+            extra = {"controlnet": control_nets[0] if len(control_nets) == 1 else control_nets} if control_nets else {}
+            self.derived[key] = derive(base, class_name, extra)
+        return self.derived[key]
+
+    @cached_property
+    def environment(self) -> str:
+        """The libraries and machine that render with it, for the comment line of every config."""
+        import platform
+
+        import diffusers
+        import torch
+
+        machine = platform.processor() or platform.machine()
+        return (f"made with torch {torch.__version__}, diffusers {diffusers.__version__} on {self.spec.device} "
+                f"({machine})")
 
 
-def pipeline_class(model_type: str, auto: bool = False, folder_class: str = "") -> Any:
-    """The diffusers class that loads a model of `model_type` (DiffusionPipeline while the type is still `auto`); a
-    Flux Fill folder loads as FluxFillPipeline."""
+def derive(base: Any, class_name: str, extra: dict[str, Any]) -> Any:
+    """A pipeline of another class built on `base`'s components and settings, as diffusers' AutoPipeline.from_pipe
+    builds it (without DiffusionPipeline.from_pipe's cast of every component to one dtype)."""
     import diffusers
 
-    from dgenerate.models.families import family, is_fill
-
-    if auto:
-        return diffusers.DiffusionPipeline
-    return getattr(diffusers, folder_class if is_fill(folder_class) else family(model_type).pipeline)
+    cls = getattr(diffusers, class_name)
+    expected, optional = cls._get_signature_keys(cls)
+    config = dict(base.config)
+    components = {name: extra.get(name, base.components.get(name)) for name in expected
+                  if name in extra or name in base.components}
+    settings = {name: config[name] for name in optional if name in config}
+    settings.update({name: config[f"_{name}"] for name in optional if f"_{name}" in config and name not in settings})
+    pipeline = cls(**components, **settings)
+    if config.get("_name_or_path") is not None:
+        pipeline.register_to_config(_name_or_path=config["_name_or_path"])
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
 
 
 def load(spec: ModelSpec) -> LoadedModel:
@@ -67,7 +108,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         from dgenerate.models.transformer import load_transformer
 
         parts["transformer"] = load_transformer(spec)
-    pipeline = _load_pipeline(spec, parts)
+    pipeline, folder_class = _load_pipeline(spec, parts)
     for lora in spec.loras:
         apply_lora(pipeline, lora, spec)
     if spec.textual_inversions:
@@ -78,49 +119,22 @@ def load(spec: ModelSpec) -> LoadedModel:
     for each in (pipeline, refiner):
         if each is not None:
             _to_device(each, spec)
-    return LoadedModel(spec, pipeline, refiner)
+    return LoadedModel(spec, pipeline, refiner, folder_class)
 
 
-def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> Any:
-    from dgenerate.models.paths import hub_folder, local_folder
-    from dgenerate.models.single_file import is_single_file, load_pipeline
-
-    cls = pipeline_class(spec.model_type)
-    kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec.dtype), **parts}
-    if not spec.safety_checker and spec.model_type == "torch":
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
-    if spec.no_t5:
-        kwargs.update(text_encoder_3=None, tokenizer_3=None)
+def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, str]:
+    """The pipeline, and the class its folder's model_index.json names."""
+    own = family(spec.model_type)
+    kwargs: dict[str, Any] = {"dtype": _torch_dtype(spec.dtype), **parts, **own.load_arguments(spec)}
     if is_single_file(spec.path):
         path = Path(spec.path).expanduser()
-        return load_pipeline(cls, path, "model_path", spec.model_type, **kwargs)
-    folder = local_folder(spec) or hub_folder(spec, cls)
-    cls = pipeline_class(spec.model_type, folder_class=_class_name(folder))
-    pipeline = _from_folder(cls, folder, "model_path", spec.path, spec.variant, kwargs)
-    if spec.model_type in ("torch", "torch-sdxl"):
-        _check_model_type(spec, pipeline)
-    return pipeline
-
-
-def _check_model_type(spec: ModelSpec, pipeline: Any) -> None:
-    """diffusers loads an SD folder as SDXL (and back) with parts missing; say which --model-type it needs."""
-    is_xl = getattr(pipeline.unet.config, "addition_embed_type", None) == "text_time"
-    if is_xl and spec.model_type != "torch-sdxl":
-        raise UsageError(f"model_path {spec.path!r} is a Stable Diffusion XL model; add --model-type torch-sdxl")
-    if spec.model_type != "torch-sdxl":
-        return
-    if not is_xl:
-        raise UsageError(f"model_path {spec.path!r} is not a Stable Diffusion XL model; use --model-type torch")
-    if getattr(pipeline, "text_encoder", None) is None or getattr(pipeline, "text_encoder_2", None) is None:
-        raise UsageError(f"model_path {spec.path!r} is an SDXL refiner, not a base model; pass it with --sdxl-refiner "
-                         "and give an SDXL base as model_path")
-
-
-def _class_name(folder: Path) -> str:
-    """The pipeline class a model folder's model_index.json names (resolution has read it already: it is valid)."""
-    import json
-
-    return str(json.loads((folder / "model_index.json").read_text()).get("_class_name", ""))
+        pipeline = load_pipeline(loading_class(spec), path, "model_path", spec.model_type, **kwargs)
+        return pipeline, index_class(config_for(path, "model_path")[0], spec.path)
+    folder = local_folder(spec) or hub_folder(spec, loading_class(spec))
+    folder_class = index_class(folder, spec.path)
+    pipeline = _from_folder(loading_class(spec, folder_class), folder, "model_path", spec.path, spec.variant, kwargs)
+    own.check_loaded(spec, pipeline)
+    return pipeline, folder_class
 
 
 def _from_folder(cls: Any, folder: Path, option: str, path: str, variant: str | None, kwargs: dict[str, Any]) -> Any:
@@ -144,13 +158,12 @@ def _load_refiner(spec: ModelSpec, base: Any) -> Any:
     """The SDXL refiner, sharing the base's VAE and second text encoder when they are the same architecture."""
     import diffusers
 
-    from dgenerate.models.paths import hub_folder, local_folder
-    from dgenerate.models.single_file import is_single_file, load_pipeline
-
     refiner = spec.refiner
     assert refiner is not None
     dtype = refiner.dtype or spec.dtype
-    cls = diffusers.StableDiffusionXLImg2ImgPipeline
+    class_name = family(spec.model_type).refiner_class
+    assert class_name is not None, "resolution refuses --sdxl-refiner for a family without a refiner"
+    cls = getattr(diffusers, class_name)
     kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype)}
     if is_single_file(refiner.path):
         path = Path(refiner.path).expanduser()
@@ -163,8 +176,6 @@ def _load_refiner(spec: ModelSpec, base: Any) -> Any:
 
 
 def _single_file_config(path: Path) -> Path:
-    from dgenerate.models.single_file import config_for
-
     return config_for(path, "--sdxl-refiner")[0]
 
 
@@ -172,7 +183,7 @@ def _as_model(spec: ModelSpec) -> ModelSpec:
     """The refiner as a ModelSpec, to find it in the hub cache like a model."""
     refiner = spec.refiner
     assert refiner is not None
-    return ModelSpec(refiner.path, "torch-sdxl", refiner.revision, refiner.variant or spec.variant,
+    return ModelSpec(refiner.path, spec.model_type, refiner.revision, refiner.variant or spec.variant,
                      refiner.subfolder, auth_token=spec.auth_token)
 
 
@@ -198,9 +209,7 @@ _IGNORED_KEYS = {"_name_or_path", "_diffusers_version", "transformers_version", 
 
 def _same_config(component: Any, config_file: Path) -> bool:
     """Same class and the same value for every setting both name (a setting one leaves out is at its default)."""
-    import json
-
-    theirs = json.loads(config_file.read_text())
+    theirs = read_json(config_file, str(config_file.parent))
     config = component.config
     ours = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     if type(component).__name__ not in (theirs.get("_class_name"), *(theirs.get("architectures") or ())):

@@ -15,7 +15,7 @@ from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError
 from dgenerate.jobs import LoraSpec, ModelSpec
-from dgenerate.models.paths import first_line, hub_snapshot, looks_like_path
+from dgenerate.models.paths import component_folder, first_line, looks_like_path
 from dgenerate.models.single_file import check_loadable
 
 ADAPTER_NAME = "dgenerate_lora"
@@ -31,15 +31,11 @@ def lora_source(lora: LoraSpec, model: ModelSpec) -> tuple[str, dict[str, Any]]:
     if path.is_file():
         check_loadable(path, _option(lora))
         return os.fspath(path.parent), {"weight_name": path.name}
-    if looks_like_path(lora.path):
-        if not path.is_dir():
-            raise ModelNotFoundError(f"{_option(lora)}: no such file or folder; check the path")
-        folder = path
-    else:
-        inside = f"{lora.subfolder}/" if lora.subfolder else ""
-        files = [inside + (lora.weight_name or "*")]
-        folder = hub_snapshot(lora.path, _option(lora), lora.revision, model.auth_token, files)
-    folder = folder / lora.subfolder if lora.subfolder else folder
+    if looks_like_path(lora.path) and not path.is_dir():
+        raise ModelNotFoundError(f"{_option(lora)}: no such file or folder; check the path")
+    inside = f"{lora.subfolder}/" if lora.subfolder else ""
+    folder = component_folder(lora.path, _option(lora), "LoRA", token=model.auth_token, revision=lora.revision,
+                              subfolder=lora.subfolder, files=[inside + (lora.weight_name or "*")], config=False)
     kwargs: dict[str, Any] = {}
     if lora.weight_name:
         kwargs["weight_name"] = lora.weight_name

@@ -164,9 +164,53 @@ def first_line(error: BaseException) -> str:
 
 def config_class_name(folder: Path) -> str:
     """The `_class_name` a component folder's config.json names; "" when it cannot be read or names none."""
+    try:
+        return str(read_json(folder / "config.json", str(folder)).get("_class_name", ""))
+    except ModelError:
+        return ""
+
+
+def read_json(path: Path, model: str) -> dict[str, Any]:
+    """A model's configuration file (model_index.json, a component's config.json) as a JSON object."""
     import json
 
     try:
-        return str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
-    except (OSError, ValueError, AttributeError):
-        return ""
+        data = json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise ModelError(f"model {model!r}: {path} is missing; the model folder is incomplete") from error
+    except (OSError, ValueError) as error:
+        raise ModelError(f"model {model!r}: cannot read {path} ({error})") from error
+    if not isinstance(data, dict):
+        raise ModelError(f"model {model!r}: {path} is not a JSON object")
+    return data
+
+
+def model_index(folder: Path, model: str) -> dict[str, Any]:
+    """A pipeline folder's model_index.json: its `_class_name` and components."""
+    return read_json(folder / "model_index.json", model)
+
+
+def index_class(folder: Path, model: str) -> str:
+    """The pipeline class a pipeline folder's model_index.json names ("" for none)."""
+    return str(model_index(folder, model).get("_class_name", ""))
+
+
+def component_folder(path: str, option: str, what: str, *, token: str | None = None, revision: str | None = None,
+                     subfolder: str | None = None, files: list[str] | None = None, config: bool = True,
+                     hint: str = "", where: str = "") -> Path:
+    """The folder of a component (a VAE, a transformer, a ControlNet, a LoRA): a folder on disk, or a hub
+    repository's files from the cache (those `files` match, else those under `subfolder` when given), with
+    `subfolder` applied.
+
+    With `config`, it must hold a config.json: else one line saying it is not a diffusers `what` folder (`where` names
+    the subfolder option, `hint` says what to do instead)."""
+    if looks_like_path(path):
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"{option}: no such folder or file; check the path")
+    else:
+        folder = hub_snapshot(path, option, revision, token, files or ([f"{subfolder}/*"] if subfolder else None))
+    folder = folder / subfolder if subfolder else folder
+    if config and not (folder / "config.json").is_file():
+        raise ModelNotFoundError(f"{option}{where} has no config.json: it is not a diffusers {what} folder{hint}")
+    return folder

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dgenerate.errors import UsageError
+from dgenerate.families import Family, flow_matching_families, model_types_of
 
 SCHEDULER_NAMES = (
     "DDIMScheduler",
@@ -22,8 +23,8 @@ SCHEDULER_NAMES = (
     "UniPCMultistepScheduler",
     "DPMSolverSDEScheduler",
 )
-# The flow-matching schedulers, for Stable Diffusion 3 and Flux (FlowMatchHeun plans no custom sigmas, which Flux's
-# pipelines pass, so it runs with SD3 only).
+# The flow-matching schedulers, for the families that denoise by flow matching (FlowMatchHeun plans no custom sigmas,
+# which some families' pipelines pass: it runs with the others only).
 FLOW_SCHEDULER_NAMES = (
     "FlowMatchEulerDiscreteScheduler",
     "FlowMatchHeunDiscreteScheduler",
@@ -62,7 +63,7 @@ def canonical_scheduler_name(name: str) -> str:
     found = by_lower.get(name.strip().lower())
     if found is None and not (name.isidentifier() and name.endswith("Scheduler")):
         raise UsageError(f"--scheduler {name!r} is not a known scheduler; use one of: {', '.join(SCHEDULER_NAMES)}; "
-                         f"for torch-sd3 and torch-flux: {', '.join(FLOW_SCHEDULER_NAMES)}")
+                         f"for {flow_matching_types()}: {', '.join(FLOW_SCHEDULER_NAMES)}")
     return found or name
 
 
@@ -70,15 +71,21 @@ def is_flow_scheduler(name: str) -> bool:
     return name.startswith("FlowMatch")
 
 
-def check_family(name: str, flow_model: bool, model_type: str) -> None:
-    """Flow-matching models take flow-matching schedulers and the others the rest: one line before any work."""
-    if is_flow_scheduler(name) == flow_model:
+def flow_matching_types() -> str:
+    """'torch-sd3 and torch-flux': the families the flow-matching schedulers run."""
+    types = model_types_of(flow_matching_families()).split(", ")
+    return types[0] if len(types) == 1 else ", ".join(types[:-1]) + " and " + types[-1]
+
+
+def check_kind(name: str, family: Family) -> None:
+    """Flow-matching families take flow-matching schedulers and the others the rest: one line before any work."""
+    if is_flow_scheduler(name) == family.flow_matching:
         return
-    if flow_model:
-        raise UsageError(f"--scheduler {name} does not run {model_type} models, which denoise by flow matching; use "
-                         f"one of: {', '.join(FLOW_SCHEDULER_NAMES)}")
-    raise UsageError(f"--scheduler {name} is a flow-matching scheduler, for torch-sd3 and torch-flux models; "
-                     f"{model_type} models use: {', '.join(SCHEDULER_NAMES)}")
+    if family.flow_matching:
+        raise UsageError(f"--scheduler {name} does not run {family.model_type} models, which denoise by flow matching; "
+                         f"use one of: {', '.join(FLOW_SCHEDULER_NAMES)}")
+    raise UsageError(f"--scheduler {name} is a flow-matching scheduler, for {flow_matching_types()} models; "
+                     f"{family.model_type} models use: {', '.join(SCHEDULER_NAMES)}")
 
 
 def plan_timesteps(scheduler: Any, steps: int, custom_sigmas: bool) -> None:

@@ -1,41 +1,36 @@
-"""model_path (or --sdxl-refiner) as one .safetensors / .ckpt file in the original Stable Diffusion layout.
+"""model_path (or --sdxl-refiner) as one .safetensors / .ckpt file in an original (non-diffusers) layout, and the
+helpers every one-file component uses (weight names, weights-only unpickling, a diffusers-layout file).
 
-Offline by design: the architecture is read from the file's weight names, and its diffusers configuration comes from
-the configurations bundled in models/configs (SD 1.x, SD 2.x as 768-v like SD 2.1, SDXL base, SDXL refiner), never
-from the hub. A folder named '<file stem>.config' next to the file, holding a diffusers pipeline's model_index.json
-and component configs, is used instead when present: that is how a fine-tune with other sizes or another scheduler
-(an SD 2.x 512 epsilon model, say) is described. Pickled files are read weights-only; one that needs code to
-unpickle is refused.
+Offline by design: the architecture is read from the file's weight names (each family declares its checkpoints), and
+its diffusers configuration comes from the configurations bundled in models/configs (SD 1.x, SD 2.x as 768-v like
+SD 2.1, SDXL base, SDXL refiner), never from the hub. A folder named '<file stem>.config' next to the file, holding a
+diffusers pipeline's model_index.json and component configs, is used instead when present: that is how a fine-tune
+with other sizes or another scheduler (an SD 2.x 512 epsilon model, say) is described. Pickled files are read
+weights-only; one that needs code to unpickle is refused.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError, UsageError
-from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line
-
-# A weight-name prefix that only that architecture's text encoder has, and the bundled configuration it selects.
-_PREFIXES = (
-    ("model.diffusion_model.double_blocks.", "flux"),
-    ("double_blocks.", "flux"),
-    ("model.diffusion_model.joint_blocks.", "sd3"),
-    ("joint_blocks.", "sd3"),
-    ("conditioner.embedders.1.model.", "sdxl-base"),
-    ("conditioner.embedders.0.model.", "sdxl-refiner"),
-    ("cond_stage_model.model.", "sd2"),
-    ("cond_stage_model.transformer.", "sd1"),
+from dgenerate.families import (
+    FAMILIES,
+    Checkpoint,
+    Family,
+    architecture_of,
+    article,
+    checkpoint,
+    checkpoints,
+    family_of_index,
 )
-ARCHITECTURE_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl-base": "SDXL", "sdxl-refiner": "SDXL refiner",
-                      "sd3": "Stable Diffusion 3", "flux": "Flux"}
-MODEL_TYPES = {"sd1": "torch", "sd2": "torch", "sdxl-base": "torch-sdxl", "sdxl-refiner": "torch-sdxl",
-               "sd3": "torch-sd3", "flux": "torch-flux"}
-# Recognised, to say so in one line, but not loaded from one file: see config_for.
-_UNBUNDLED = ("sd3", "flux")
+from dgenerate.families import listed as listed_families
+from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line, model_index, read_json
+
 PICKLED_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
 
@@ -95,10 +90,7 @@ def load_pickled(path: Path, option: str) -> dict[str, Any]:
 
 
 def detect_architecture(names: set[str]) -> str | None:
-    for prefix, architecture in _PREFIXES:
-        if any(name.startswith(prefix) for name in names):
-            return architecture
-    return None
+    return architecture_of(names)
 
 
 def config_for(path: Path, option: str) -> tuple[Path, str]:
@@ -106,29 +98,30 @@ def config_for(path: Path, option: str) -> tuple[Path, str]:
     beside = path.with_name(path.stem + ".config")
     described = (beside / "model_index.json").is_file()  # then the weights need not be read (a .ckpt is unpickled)
     architecture = _architecture_of_folder(beside) if described else detect_architecture(weight_names(path, option))
-    if architecture in _UNBUNDLED:
-        raise ModelError(f"{option} {str(path)!r} is {with_article(ARCHITECTURE_NAMES[architecture])} checkpoint: "
-                         "dgenerate loads Stable Diffusion 3 and Flux from their diffusers folders only (a checkpoint "
-                         "lacks the T5 tokenizer, and diffusers needs the hub to convert it); give the model's "
-                         "diffusers folder, and this file with --transformer if it is a fine-tune of that model")
     if architecture is None:
-        raise ModelError(f"{option}: {str(path)!r} is not a Stable Diffusion 1.x, 2.x or XL checkpoint in the "
-                         f"original layout; put its diffusers configuration in a folder {beside.name!r} next to it")
+        known = ", ".join(each.name for owner in FAMILIES.values() for each in owner.checkpoints if each.bundled)
+        raise ModelError(f"{option}: {str(path)!r} is not a checkpoint in an original layout dgenerate reads "
+                         f"({known}); put its diffusers configuration in a folder {beside.name!r} next to it")
+    owner, found = checkpoint(architecture)
+    if not found.bundled:
+        raise ModelError(_unbundled(option, path, owner, found))
     return (beside if described else bundled_config(architecture)), architecture
 
 
-def with_article(name: str) -> str:
-    return f"an {name}" if name.startswith("S") and not name.startswith("Stable") else f"a {name}"
+def _unbundled(option: str, path: Path, owner: Family, found: Checkpoint) -> str:
+    families = [each for each, known in checkpoints() if not known.bundled]
+    fine_tune = ", and this file with --transformer if it is a fine-tune of that model" if owner.transformer_class \
+        else ""
+    return (f"{option} {str(path)!r} is {article(found.name)} checkpoint: dgenerate loads "
+            f"{listed_families(dict.fromkeys(reversed(families)), with_types=False)} from their diffusers folders only "
+            f"(a checkpoint lacks their tokenizers, and diffusers needs the hub to convert it); give the model's "
+            f"diffusers folder{fine_tune}")
 
 
 def _architecture_of_folder(folder: Path) -> str:
-    index = json.loads((folder / "model_index.json").read_text())
-    class_name = index.get("_class_name", "")
-    if class_name.startswith("StableDiffusionXL"):
-        return "sdxl-refiner" if not (index.get("text_encoder") or [None])[0] else "sdxl-base"
-    if class_name.startswith("StableDiffusion3"):
-        return "sd3"
-    return "flux" if class_name.startswith("Flux") else "sd1"
+    index = model_index(folder, str(folder))
+    owner = family_of_index(str(index.get("_class_name", "")), str(folder))
+    return owner.checkpoints[owner.checkpoint_of_index(index)].architecture
 
 
 def model_type_of_file(path: Path, model_type: str) -> str:
@@ -136,22 +129,26 @@ def model_type_of_file(path: Path, model_type: str) -> str:
     if not path.is_file():
         raise ModelNotFoundError(f"model_path {str(path)!r}: no such file; check the path")
     architecture = config_for(path, "model_path")[1]
-    check_model_type(architecture, model_type, "model_path", str(path))
-    return MODEL_TYPES[architecture]
+    check_checkpoint_role(architecture, model_type, "model_path", str(path))
+    return checkpoint(architecture)[0].model_type
 
 
-def check_model_type(architecture: str, model_type: str, option: str, path: str) -> None:
-    """A checkpoint must match an explicit --model-type (and a refiner must come through --sdxl-refiner)."""
-    name = ARCHITECTURE_NAMES[architecture]
+def check_checkpoint_role(architecture: str, model_type: str, option: str, path: str) -> None:
+    """A checkpoint must match an explicit --model-type, and a refiner must come through --sdxl-refiner (which takes
+    a base of a family with a refiner too)."""
+    owner, found = checkpoint(architecture)
     if option == "--sdxl-refiner":
-        if architecture != "sdxl-refiner" and architecture != "sdxl-base":
-            raise UsageError(f"--sdxl-refiner {path!r} is {with_article(name)} checkpoint, not an SDXL refiner")
-    elif architecture == "sdxl-refiner":
-        raise UsageError(f"model_path {path!r} is an SDXL refiner checkpoint; pass it with --sdxl-refiner and give an "
-                         "SDXL base model as model_path")
-    elif model_type not in ("auto", MODEL_TYPES[architecture]):
-        raise UsageError(f"model_path {path!r} is {with_article(name)} checkpoint; use --model-type "
-                         f"{MODEL_TYPES[architecture]}, or leave --model-type out and it is read from the file")
+        if owner.refiner_class is None:
+            refiners = [each.name for _, each in checkpoints() if each.refiner]
+            raise UsageError(f"--sdxl-refiner {path!r} is {article(found.name)} checkpoint, not "
+                             f"{article(' or '.join(refiners))}")
+    elif found.refiner:
+        base = owner.checkpoints[0].name
+        raise UsageError(f"model_path {path!r} is {article(found.name)} checkpoint; pass it with --sdxl-refiner and "
+                         f"give {article(base)} base model as model_path")
+    elif model_type not in ("auto", owner.model_type):
+        raise UsageError(f"model_path {path!r} is {article(found.name)} checkpoint; use --model-type "
+                         f"{owner.model_type}, or leave --model-type out and it is read from the file")
 
 
 def tokenizers(config: Path) -> dict[str, Any]:
@@ -168,7 +165,7 @@ def tokenizers(config: Path) -> dict[str, Any]:
         if (folder / "vocab.json").is_file() or (folder / "tokenizer.json").is_file():
             built[name] = CLIPTokenizer.from_pretrained(folder)
             continue
-        settings = json.loads((folder / "tokenizer_config.json").read_text())
+        settings = read_json(folder / "tokenizer_config.json", str(config))
         settings.pop("tokenizer_class", None)
         built[name] = CLIPTokenizer.from_pretrained(builtin_tokenizer_path(), **settings)
     return built
@@ -180,12 +177,45 @@ def load_pipeline(cls: Any, path: Path, option: str, model_type: str, **kwargs: 
         raise ModelNotFoundError(f"{option} {str(path)!r}: no such file; check the path")
     check_loadable(path, option)
     config, architecture = config_for(path, option)
-    check_model_type(architecture, model_type, option, str(path))
+    check_checkpoint_role(architecture, model_type, option, str(path))
     components = {name: value for name, value in tokenizers(config).items() if name not in kwargs}
     try:
         pipeline = cls.from_single_file(os.fspath(path), config=os.fspath(config), local_files_only=True,
                                         **components, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
-        raise ModelError(f"{option} {str(path)!r} could not be loaded as {ARCHITECTURE_NAMES[architecture]} "
+        raise ModelError(f"{option} {str(path)!r} could not be loaded as {checkpoint(architecture)[1].name} "
                          f"({first_line(error)})") from error
     return pipeline
+
+
+_MISMATCH = re.compile(r"because (\S+) expected shape torch\.Size\((\[.*?\])\), but got torch\.Size\((\[.*?\])\)")
+
+
+def mismatch(error: BaseException) -> str:
+    """A weight-shape error of diffusers' loaders, as the weight and its two shapes."""
+    found = _MISMATCH.search(str(error))
+    if found is None:
+        return first_line(error)
+    name, wanted, got = found.groups()
+    return f"{name} is {got} in the file, {wanted} in the configuration"
+
+
+def expected_names(cls: Any, config: Path) -> set[str]:
+    """The weight names a model of `cls` built from `config` has, found without allocating its weights."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        model = cls.from_config(cls.load_config(os.fspath(config)))
+    return set(model.state_dict())
+
+
+def load_diffusers_file(cls: Any, path: Path, config: Path, dtype: Any) -> Any:
+    """A file in the diffusers layout, loaded by diffusers itself from a folder of its config and a link to it."""
+    import shutil
+    import tempfile
+
+    weights = "diffusion_pytorch_model" + (".safetensors" if path.suffix.lower() == ".safetensors" else ".bin")
+    with tempfile.TemporaryDirectory(prefix="dgenerate-component-") as folder:
+        shutil.copy(config / "config.json", Path(folder) / "config.json")
+        (Path(folder) / weights).symlink_to(path.resolve())
+        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)

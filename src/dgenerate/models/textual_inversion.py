@@ -56,9 +56,6 @@ def apply_textual_inversions(pipeline: Any, inversions: tuple[TextualInversionSp
     and checked before anything is added, so a mistake in any of them leaves the pipeline as it was."""
     if not inversions:
         return
-    if not hasattr(pipeline, "load_textual_inversion") or "unet" not in pipeline.components:  # Flux has the mixin
-        raise ModelError(f"{_option(inversions[0])}: textual inversions work with SD 1.x, SD 2.x and SDXL models, not "
-                         f"with this one (model_path {model.path!r}, --model-type {model.model_type})")
     planned: list[tuple[Embedding, list[tuple[Any, Any, Any]]]] = []
     for spec in inversions:
         embedding = read_embedding(spec)

@@ -1,4 +1,5 @@
-"""--transformer: a Stable Diffusion 3 or Flux transformer in place of the model's own, as fine-tunes are shared.
+"""--transformer: a transformer in place of the model's own (families that declare a transformer class: Stable
+Diffusion 3 and Flux), as fine-tunes are shared.
 
 A diffusers folder (or hub repository) with its config.json loads as it is. One file is read with the model's own
 transformer configuration (its `transformer/config.json`), never the hub's: in the diffusers layout its weights must be
@@ -14,12 +15,35 @@ from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError
+from dgenerate.families import article, family, transformer_weights_of
 from dgenerate.jobs import ModelSpec
-from dgenerate.models.families import family
-from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, config_class_name, first_line, hub_snapshot, looks_like_path
+from dgenerate.models.location import config_folder
+from dgenerate.models.paths import (
+    SINGLE_FILE_SUFFIXES,
+    component_folder,
+    config_class_name,
+    first_line,
+    looks_like_path,
+)
+from dgenerate.models.single_file import (
+    PICKLED_SUFFIXES,
+    detect_architecture,
+    expected_names,
+    load_diffusers_file,
+    load_pickled,
+    mismatch,
+    weight_names,
+)
 
-_CLASSES = {"torch-sd3": "SD3Transformer2DModel", "torch-flux": "FluxTransformer2DModel"}
-_ARCHITECTURES = {"torch-sd3": "sd3", "torch-flux": "flux"}
+
+def _option(model: ModelSpec) -> str:
+    return f"--transformer {model.transformer}"
+
+
+def _class_of(model: ModelSpec) -> str:
+    cls = family(model.model_type).transformer_class
+    assert cls is not None, "resolution refuses --transformer for a family without one"
+    return cls
 
 
 def check_transformer(model: ModelSpec) -> None:
@@ -27,16 +51,14 @@ def check_transformer(model: ModelSpec) -> None:
     the path exists, a folder's config names the family's class, a .safetensors file's weight names (its header) are
     this family's."""
     assert model.transformer is not None
-    option, path = f"--transformer {model.transformer}", Path(model.transformer).expanduser()
+    option, path = _option(model), Path(model.transformer).expanduser()
     if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
         if not path.is_file():
             raise ModelNotFoundError(f"{option}: no such file; check the path")
         if path.suffix.lower() == ".safetensors":
-            from dgenerate.models.single_file import weight_names
-
             _check_family(weight_names(path, option), option, model)
     elif looks_like_path(model.transformer):
-        _check_class(_folder(model.transformer, option, model.auth_token), _CLASSES[model.model_type], option)
+        _check_class(_folder(model), _class_of(model), option)
 
 
 def load_transformer(model: ModelSpec) -> Any:
@@ -44,73 +66,47 @@ def load_transformer(model: ModelSpec) -> Any:
     import diffusers
     import torch
 
-    from dgenerate.resolve import config_folder_of
-
     assert model.transformer is not None
-    option = f"--transformer {model.transformer}"
-    cls = getattr(diffusers, _CLASSES[model.model_type])
+    option = _option(model)
+    cls = getattr(diffusers, _class_of(model))
     dtype = getattr(torch, model.dtype)
     path = Path(model.transformer).expanduser()
     try:
         if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
-            return _from_file(cls, path, config_folder_of(model), dtype, option, model)
-        folder = _folder(model.transformer, option, model.auth_token)
+            return _from_file(cls, path, config_folder(model), dtype, model)
+        folder = _folder(model)
         _check_class(folder, cls.__name__, option)
         return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
         raise ModelError(f"{option} could not be loaded: {first_line(error)}") from error
 
 
-def _folder(path: str, option: str, token: str | None) -> Path:
-    if looks_like_path(path):
-        folder = Path(path).expanduser()
-        if not folder.is_dir():
-            raise ModelNotFoundError(f"{option}: no such folder or file; check the path")
-    else:
-        folder = hub_snapshot(path, option, token=token)
-    if not (folder / "config.json").is_file():
-        raise ModelNotFoundError(f"{option} has no config.json: it is not a diffusers transformer folder (for a whole "
-                                 "pipeline, give its transformer folder)")
-    return folder
+def _folder(model: ModelSpec) -> Path:
+    assert model.transformer is not None
+    return component_folder(model.transformer, _option(model), "transformer", token=model.auth_token,
+                            hint=" (for a whole pipeline, give its transformer folder)")
 
 
 def _check_class(folder: Path, wanted: str, option: str) -> None:
-    from dgenerate.models.single_file import with_article
-
     found = config_class_name(folder)
     if found != wanted:
-        raise ModelError(f"{option} is {with_article(found or 'model of no named class')}, and this model takes "
-                         f"{with_article(wanted)}; give a transformer made for it")
-
-
-def _family_of(names: set[str]) -> str | None:
-    """The architecture a transformer's weight names belong to, in the original layout or in diffusers'."""
-    from dgenerate.models.single_file import detect_architecture
-
-    original = detect_architecture(names)
-    if original is not None:
-        return original
-    if any(name.startswith("single_transformer_blocks.") for name in names):
-        return "flux"
-    return "sd3" if "pos_embed.proj.weight" in names else None
+        raise ModelError(f"{option} is {article(found or 'model of no named class')}, and this model takes "
+                         f"{article(wanted)}; give a transformer made for it")
 
 
 def _check_family(names: set[str], option: str, model: ModelSpec) -> None:
-    from dgenerate.models.single_file import ARCHITECTURE_NAMES
-
-    found = _family_of(names)
-    if found == _ARCHITECTURES[model.model_type]:
+    own = family(model.model_type)
+    found = transformer_weights_of(names)
+    if found is not None and found[0] is own and own.transformer_class is not None:
         return
-    what = f"holds {ARCHITECTURE_NAMES[found]} weights" if found else \
+    what = f"holds {found[1]} weights" if found else \
         f"holds no transformer weights dgenerate knows ({', '.join(sorted(names)[:2]) or 'none'}...)"
-    raise ModelError(f"{option} {what}, and model_path {model.path!r} is {family(model.model_type).name}; give a "
-                     "transformer fine-tuned from that model")
+    raise ModelError(f"{option} {what}, and model_path {model.path!r} is {own.name}; give a transformer fine-tuned "
+                     "from that model")
 
 
-def _from_file(cls: Any, path: Path, model_folder: Path, dtype: Any, option: str, model: ModelSpec) -> Any:
-    from dgenerate.models.single_file import PICKLED_SUFFIXES, detect_architecture, load_pickled, weight_names
-    from dgenerate.models.vae import expected_names, load_diffusers_file, mismatch
-
+def _from_file(cls: Any, path: Path, model_folder: Path, dtype: Any, model: ModelSpec) -> Any:
+    option = _option(model)
     if not path.is_file():
         raise ModelNotFoundError(f"{option}: no such file; check the path")
     config = model_folder / "transformer"
@@ -136,3 +132,4 @@ def _layout_difference(names: set[str], expected: set[str]) -> str:
     parts = [f"{len(missing)} weights missing ({missing[0]}...)" if missing else "",
              f"{len(extra)} weights it does not have ({extra[0]}...)" if extra else ""]
     return ", ".join(part for part in parts if part)
+

@@ -9,15 +9,21 @@ for a configuration. A pickled file (.ckpt/.pt/.bin/.pth) is read weights-only.
 from __future__ import annotations
 
 import os
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError, UsageError
+from dgenerate.families import family
 from dgenerate.jobs import VAE_CLASSES, ModelSpec, VaeSpec
-from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, first_line, hub_snapshot, looks_like_path
-from dgenerate.models.single_file import bundled_config, weight_names
+from dgenerate.models.location import config_folder as model_config_folder
+from dgenerate.models.paths import SINGLE_FILE_SUFFIXES, component_folder, first_line, looks_like_path
+from dgenerate.models.single_file import (
+    bundled_config,
+    expected_names,
+    load_diffusers_file,
+    mismatch,
+    weight_names,
+)
 
 
 def _option(vae: VaeSpec) -> str:
@@ -28,8 +34,9 @@ def config_folder(vae: VaeSpec, model: ModelSpec) -> Path | None:
     """The folder of the config.json a --vae on disk loads with; None for a hub slug (its own folder decides).
 
     A single file takes the config.json beside it (a file from a diffusers folder, `vae/diffusion_pytorch_model.*`),
-    else the one in a folder '<file stem>.config' next to it, else the bundled SD (or SDXL) VAE configuration; for
-    SD3 and Flux, whose VAEs have 16 latent channels and their own scaling, the model's own VAE configuration.
+    else the one in a folder '<file stem>.config' next to it, else the one its family names: a bundled VAE
+    configuration (SD 1.x/2.x and SDXL VAEs share one architecture; only the latent scaling differs), or the model's
+    own VAE configuration (SD3's and Flux's VAEs have 16 latent channels and their own scaling).
     """
     if not looks_like_path(vae.path):
         return None
@@ -39,12 +46,15 @@ def config_folder(vae: VaeSpec, model: ModelSpec) -> Path | None:
     for folder in (path.parent, path.with_name(path.stem + ".config")):
         if (folder / "config.json").is_file():
             return folder
-    if model.model_type in ("torch-sd3", "torch-flux"):
-        from dgenerate.resolve import config_folder_of
+    bundled = family(model.model_type).vae_file_config
+    return bundled_config(bundled) / "vae" if bundled else model_config_folder(model) / "vae"
 
-        return config_folder_of(model) / "vae"
-    # SD 1.x/2.x and SDXL VAEs share one architecture; only the latent scaling factor differs with the model.
-    return bundled_config("sdxl-base" if model.model_type == "torch-sdxl" else "sd1") / "vae"
+
+def vae_config_folder(model: ModelSpec, model_folder: Path) -> Path:
+    """The folder of the config.json of the VAE the pipeline will use; a hub --vae is taken to share the model's
+    layout."""
+    folder = config_folder(model.vae, model) if model.vae is not None else None
+    return folder or model_folder / "vae"
 
 
 def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
@@ -62,27 +72,17 @@ def load_vae(vae: VaeSpec, model: ModelSpec) -> Any:
     try:
         if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
             return _from_file(cls, vae, path, dtype, model)
-        folder = _folder(vae, path, model.auth_token)
+        folder = _folder(vae, model.auth_token)
         return _from_folder(cls, folder, dtype, variant, explicit_variant=vae.variant is not None)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as error:
         raise ModelError(f"{_option(vae)} could not be loaded: {first_line(error)}") from error
 
 
-def _folder(vae: VaeSpec, path: Path, token: str | None) -> Path:
+def _folder(vae: VaeSpec, token: str | None) -> Path:
     """The folder holding the VAE's config.json, with --vae-subfolder applied."""
-    if looks_like_path(vae.path):
-        if not path.is_dir():
-            raise ModelNotFoundError(f"--vae {vae.class_name};{vae.path}: no such folder or file; check the path")
-        folder = path
-    else:
-        files = [f"{vae.subfolder}/*"] if vae.subfolder else None
-        folder = hub_snapshot(vae.path, f"--vae {vae.class_name};{vae.path}", vae.revision, token, files)
-    folder = folder / vae.subfolder if vae.subfolder else folder
-    if not (folder / "config.json").is_file():
-        where = f" (--vae-subfolder {vae.subfolder})" if vae.subfolder else ""
-        raise ModelNotFoundError(f"--vae {vae.class_name};{vae.path}{where} has no config.json: it is not a "
-                                 "diffusers VAE folder; use --vae-subfolder vae for a whole pipeline")
-    return folder
+    where = f" (--vae-subfolder {vae.subfolder})" if vae.subfolder else ""
+    return component_folder(vae.path, _option(vae), "VAE", token=token, revision=vae.revision,
+                            subfolder=vae.subfolder, where=where, hint="; use --vae-subfolder vae for a whole pipeline")
 
 
 def _from_folder(cls: Any, folder: Path, dtype: Any, variant: str | None, explicit_variant: bool) -> Any:
@@ -122,32 +122,3 @@ def _from_file(cls: Any, vae: VaeSpec, path: Path, dtype: Any, model: ModelSpec)
 
 # Weight names of the original (CompVis) VAE layout, alone or inside a whole checkpoint.
 _ORIGINAL_PREFIXES = ("encoder.down.", "decoder.up.", "encoder.mid.", "first_stage_model.")
-_MISMATCH = re.compile(r"because (\S+) expected shape torch\.Size\((\[.*?\])\), but got torch\.Size\((\[.*?\])\)")
-
-
-def mismatch(error: BaseException) -> str:
-    found = _MISMATCH.search(str(error))
-    if found is None:
-        return first_line(error)
-    name, wanted, got = found.groups()
-    return f"{name} is {got} in the file, {wanted} in the configuration"
-
-
-def expected_names(cls: Any, config: Path) -> set[str]:
-    """The weight names a model of `cls` built from `config` has, found without allocating its weights."""
-    from accelerate import init_empty_weights
-
-    with init_empty_weights():
-        model = cls.from_config(cls.load_config(os.fspath(config)))
-    return set(model.state_dict())
-
-
-def load_diffusers_file(cls: Any, path: Path, config: Path, dtype: Any) -> Any:
-    """A file in the diffusers layout, loaded by diffusers itself from a folder of its config and a link to it."""
-    import tempfile
-
-    weights = "diffusion_pytorch_model" + (".safetensors" if path.suffix.lower() == ".safetensors" else ".bin")
-    with tempfile.TemporaryDirectory(prefix="dgenerate-vae-") as folder:
-        shutil.copy(config / "config.json", Path(folder) / "config.json")
-        (Path(folder) / weights).symlink_to(path.resolve())
-        return cls.from_pretrained(folder, dtype=dtype, local_files_only=True)

@@ -1,60 +1,20 @@
-"""One pipeline call and its outputs: the progress bar, schedulers, generators, and writing images."""
+"""One pipeline call: a fresh scheduler, one CPU generator per image, the recorded thread count, the prompts; and the
+two calls of a model with a refiner.
+
+With a refiner, the base denoises the first `high_noise_fraction` of the schedule (denoising_end) and hands its
+latents to the refiner, which does the rest (denoising_start), as in diffusers' "ensemble of expert denoisers".
+"""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from dgenerate.families import Pipeline
 from dgenerate.jobs import Job
-from dgenerate.media.writers import encode_png
 from dgenerate.models.loader import LoadedModel
 from dgenerate.models.schedulers import fresh_scheduler
-from dgenerate.naming import image_stem
 from dgenerate.render.noise import generators
-from dgenerate.render.outputs import write_new
-from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK, a1111_parameters, config_text
-
-
-@dataclass
-class Progress:
-    """A bar over every denoising step of the request; file names are printed above it."""
-
-    bar: Any
-    images: int
-    enabled: bool
-    done: int = 0
-
-    @classmethod
-    def start(cls, total_steps: int, images: int, enabled: bool) -> Progress:
-        """With `enabled` False nothing is printed at all: a library call is silent unless asked."""
-        from tqdm import tqdm
-
-        return cls(tqdm(total=total_steps, unit="step", desc=f"0/{images} images", disable=not enabled,
-                        file=sys.stderr, dynamic_ncols=True, leave=False), images, enabled)
-
-    def on_step_end(self, _pipeline: Any, _step: int, _timestep: Any, _outputs: dict[str, Any]) -> dict[str, Any]:
-        """diffusers' callback_on_step_end: count the step, change nothing."""
-        self.bar.update(1)
-        return {}
-
-    def add_steps(self, steps: int) -> None:
-        """Steps known only once an input is open (img2img runs steps x strength, animations per frame)."""
-        self.bar.total += steps
-        self.bar.refresh()
-
-    def add_images(self, count: int) -> None:
-        self.images += count
-
-    def image_done(self, path: Path) -> None:
-        self.done += 1
-        self.bar.set_description(f"{self.done}/{self.images} images")
-        if self.enabled:
-            self.bar.write(f"wrote {path}", file=sys.stderr)
-
-    def close(self) -> None:
-        self.bar.close()
+from dgenerate.render.progress import Progress
 
 
 def call_slots(group: list[Job]) -> list[Job]:
@@ -69,8 +29,10 @@ def call_slots(group: list[Job]) -> list[Job]:
     return slots
 
 
-def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_type: str = "pil", **inputs: Any) -> Any:
-    """Run `pipeline` (the model's own, its refiner, or one built from its components) once for `group`.
+def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Progress, output_type: str = "pil",
+                  **inputs: Any) -> Any:
+    """Run `pipeline` (the model's own, its refiner, or one built from its components), of which `takes` says what
+    it takes, once for `group`.
 
     The call gets a fresh scheduler of the jobs' scheduler class, built from this pipeline's own scheduler
     configuration, fresh CPU generators, one per image seeded with its seed, and the CPU thread count the jobs record;
@@ -85,10 +47,10 @@ def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_ty
     if first.cpu_threads is not None:
         torch.set_num_threads(first.cpu_threads)
     pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
-    inputs.update(_family_inputs(first))
+    inputs.update(_recorded_inputs(first))
     try:
         result = pipeline(
-            **_prompt_inputs(pipeline, group),
+            **_prompt_inputs(pipeline, takes, group),
             num_inference_steps=first.inference_steps,
             guidance_scale=first.guidance_scale,
             generator=generators(seeds),
@@ -102,7 +64,7 @@ def call_pipeline(pipeline: Any, group: list[Job], progress: Progress, output_ty
     return result.images if output_type == "latent" else list(result.images)
 
 
-def _prompt_inputs(pipeline: Any, group: list[Job]) -> dict[str, Any]:
+def _prompt_inputs(pipeline: Any, takes: Pipeline, group: list[Job]) -> dict[str, Any]:
     """The prompts as text, or with --prompt-weighting a1111 as embeddings read the way AUTOMATIC1111 reads them
     (computed here, under the jobs' thread count, each prompt alone)."""
     prompts = [job.prompt for job in group]
@@ -115,19 +77,13 @@ def _prompt_inputs(pipeline: Any, group: list[Job]) -> dict[str, Any]:
         from dgenerate.render.weighting import weighted_embeddings
 
         return weighted_embeddings(pipeline, prompts, negatives)
-    if takes(pipeline, "negative_prompt"):  # all but Flux Fill, whose jobs have none (resolve refuses one)
+    if takes.negative_prompt:  # resolution refuses a negative prompt where the pipeline reads none
         return {"prompt": prompts, "negative_prompt": negatives}
     return {"prompt": prompts}
 
 
-def takes(pipeline: Any, argument: str) -> bool:
-    import inspect
-
-    return argument in inspect.signature(pipeline.__call__).parameters
-
-
-def _family_inputs(job: Job) -> dict[str, Any]:
-    """The T5 sequence length (SD3, Flux) and the true guidance scale (Flux) resolved jobs record."""
+def _recorded_inputs(job: Job) -> dict[str, Any]:
+    """The T5 sequence length and the true guidance scale, where resolved jobs record them."""
     inputs: dict[str, Any] = {}
     if job.max_sequence_length is not None:
         inputs["max_sequence_length"] = job.max_sequence_length
@@ -136,24 +92,18 @@ def _family_inputs(job: Job) -> dict[str, Any]:
     return inputs
 
 
-def environment(model: LoadedModel) -> str:
-    import platform
+def refined(model: LoadedModel, pipelines: tuple[Pipeline, Pipeline], group: list[Job], progress: Progress,
+            inputs: dict[str, Any], refiner_inputs: dict[str, Any]) -> list[Any]:
+    """The base's latents for the high noise fraction (its pipeline of `pipelines[0]`'s class), finished by the
+    refiner's pipeline of `pipelines[1]`'s class from them."""
+    base, refiner = pipelines
+    fraction = high_noise_fraction(group[0])
+    latents = call_pipeline(model.pipeline_of(base.class_name), base, group, progress, output_type="latent",
+                            denoising_end=fraction, **inputs)
+    return list(call_pipeline(model.pipeline_of(refiner.class_name, refiner=True), refiner, group, progress,
+                              image=latents, denoising_start=fraction, **refiner_inputs))
 
-    import diffusers
-    import torch
 
-    machine = platform.processor() or platform.machine()
-    return f"made with torch {torch.__version__}, diffusers {diffusers.__version__} on {model.spec.device} ({machine})"
-
-
-def write_image(job: Job, image: Any, model: LoadedModel, stem: str | None = None) -> Path:
-    chunks: dict[str, str] = {}
-    files: dict[str, bytes] = {}
-    if job.output.configs or job.output.metadata:
-        config = config_text(job, environment(model))
-        if job.output.metadata:
-            chunks = {CONFIG_CHUNK: config, A1111_CHUNK: a1111_parameters(job)}
-    files[".png"] = encode_png(image, chunks)
-    if job.output.configs:
-        files[".dgen"] = config.encode()
-    return write_new(Path(job.output.path), stem or image_stem(job), files)
+def high_noise_fraction(job: Job) -> float:
+    assert job.high_noise_fraction is not None, "resolved jobs with a refiner record their high noise fraction"
+    return job.high_noise_fraction

@@ -1,33 +1,22 @@
-"""The render loop: resolved Jobs, run in pipeline calls on their cached models, every image written as it is made."""
+"""The render loop: resolved Jobs run in pipeline calls on their cached models (the render stage), every picture
+handed to the output stage as it is made."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from dgenerate.errors import interrupted_after
 from dgenerate.jobs import Job
 from dgenerate.models.cache import ModelCache
-from dgenerate.models.loader import LoadedModel
 from dgenerate.plan import RenderRequest, batch_groups, plan
-from dgenerate.render.calls import Progress, call_pipeline, call_slots, write_image
-from dgenerate.render.image_seeds import render_seeded
-from dgenerate.render.outputs import check_output_folders
-from dgenerate.render.sdxl import generate_sdxl
+from dgenerate.render.generate import render_results
+from dgenerate.render.outputs import OutputStage, check_output_folders
+from dgenerate.render.progress import Progress
 from dgenerate.resolve import resolve
-
-
-def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[Any]:
-    """One text-to-image call for a group of jobs; each image draws its noise from its own seed's CPU generator."""
-    first, slots = group[0], call_slots(group)
-    if model.spec.model_type == "torch-sdxl":
-        images = generate_sdxl(model, slots, progress)
-    else:
-        images = call_pipeline(model.pipeline, slots, progress, width=first.width, height=first.height)
-    return [images[job.batch_slot] for job in group]
 
 
 def render(work: RenderRequest | Sequence[Job], cache: ModelCache | None = None, progress: bool = True) -> list[Path]:
@@ -67,29 +56,19 @@ def text_steps(groups: Sequence[Sequence[Job]]) -> int:
     return sum(group[0].inference_steps for group in groups if group[0].image_seed is None)
 
 
-def render_each(jobs: Sequence[Job], cache: ModelCache, progress: bool | Progress,
+def render_each(jobs: Sequence[Job], cache: ModelCache, progress: bool,
                 downloads: Path) -> list[tuple[Job, list[Path]]]:
     """Every job with the files it wrote: its image, or its animation followed by the animation's frames."""
     groups = batch_groups(jobs)
-    bar = progress if isinstance(progress, Progress) else Progress.start(text_steps(groups), len(jobs), progress)
-    written: list[tuple[Job, list[Path]]] = []
+    bar = Progress.start(text_steps(groups), len(jobs), progress)
+    outputs = OutputStage(bar)
     try:
-        _render_groups(groups, cache, bar, downloads, written)
+        with outputs, contextlib.closing(render_results(groups, cache, bar, downloads)) as results:
+            for result in results:
+                outputs.put(result)
     except KeyboardInterrupt as stop:
-        interrupted_after(stop, len(written), len(jobs))
+        interrupted_after(stop, len(outputs.written), len(jobs))
         raise
     finally:
         bar.close()
-    return written
-
-
-def _render_groups(groups: list[list[Job]], cache: ModelCache, bar: Progress, downloads: Path,
-                   written: list[tuple[Job, list[Path]]]) -> None:
-    for group in groups:
-        model = cache.get(group[0].model)
-        if group[0].image_seed is not None:
-            written.append((group[0], render_seeded(model, group[0], bar, downloads)))
-            continue
-        for job, image in zip(group, generate(model, group, bar), strict=True):
-            written.append((job, [write_image(job, image, model)]))
-            bar.image_done(written[-1][1][0])
+    return outputs.written

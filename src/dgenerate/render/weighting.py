@@ -211,9 +211,9 @@ def _encoders(pipeline: Any) -> list[_Encoder]:
     encoders = [_Encoder(tokenizer, model, xl) for tokenizer, model in pairs
                 if tokenizer is not None and model is not None]
     clip = all(isinstance(encoder.model, (CLIPTextModel, CLIPTextModelWithProjection)) for encoder in encoders)
-    if getattr(pipeline, "unet", None) is None or not encoders or not clip:
-        raise UsageError(f"prompt weighting works with Stable Diffusion 1.x/2.x and SDXL models, not "
-                         f"{type(pipeline).__name__}; leave it off for this model")
+    if not encoders or not clip:
+        raise UsageError(f"prompt weighting reads prompts through CLIP text encoders, which {type(pipeline).__name__} "
+                         "has none of; leave it off for this model")
     return encoders
 
 

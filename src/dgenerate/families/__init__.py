@@ -1,0 +1,53 @@
+"""The model families dgenerate runs, one module each; nothing outside this package decides by a family's name.
+
+A family module (sd.py, sdxl.py, ...) declares one `Family`: how its folders, checkpoints and transformer files are
+recognised, its pipeline classes per mode, its components, sizes, scheduler kind, text encoders, the options it
+supports and the few behaviours of its own (call arguments, the A1111 guidance text). Every module of this package
+whose name does not start with "_" is a family: adding a family is adding its module. Importing this package imports
+no torch.
+"""
+
+from __future__ import annotations
+
+from dgenerate.families._family import MODES, Checkpoint, Family, Mode, Pipeline, Variant, article, flow_steps
+from dgenerate.families._options import check_options
+from dgenerate.families._registry import (
+    FAMILIES,
+    MAX_SEQUENCE_LENGTH,
+    MODEL_TYPES,
+    architecture_of,
+    check_given_type,
+    checkpoint,
+    checkpoints,
+    family,
+    family_of_index,
+    flow_matching_families,
+    listed,
+    model_types_of,
+    transformer_weights_of,
+)
+
+__all__ = [
+    "FAMILIES",
+    "MAX_SEQUENCE_LENGTH",
+    "MODEL_TYPES",
+    "MODES",
+    "Checkpoint",
+    "Family",
+    "Mode",
+    "Pipeline",
+    "Variant",
+    "architecture_of",
+    "article",
+    "check_given_type",
+    "check_options",
+    "checkpoint",
+    "checkpoints",
+    "family",
+    "family_of_index",
+    "flow_matching_families",
+    "flow_steps",
+    "listed",
+    "model_types_of",
+    "transformer_weights_of",
+]

@@ -1,0 +1,178 @@
+"""What a model family declares: the one record each family module fills in, and the behaviour most families share.
+
+No torch here: the command line lists families and checks options against them before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dgenerate.errors import UsageError
+from dgenerate.jobs import Job, ModelSpec
+from dgenerate.naming import format_number
+
+Mode = Literal["text", "img2img", "inpaint"]
+MODES: tuple[Mode, ...] = ("text", "img2img", "inpaint")
+
+# The options a family may support, as `Family.supports` names them (families/_options.py checks them).
+REFINER = "refiner"
+TEXTUAL_INVERSIONS = "textual_inversions"
+PROMPT_WEIGHTING = "prompt_weighting"
+NO_T5 = "no_t5"
+TRANSFORMER = "transformer"
+TRUE_GUIDANCE = "true_guidance"
+MAX_SEQUENCE_LENGTH = "max_sequence_length"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A diffusers pipeline class of a family, and the arguments its __call__ takes beyond the common ones."""
+
+    class_name: str
+    sized: bool = True  # takes width and height (SD's and SDXL's img2img pipelines take the size of their image)
+    negative_prompt: bool = True  # reads a negative prompt (Flux Fill and Flux's ControlNet img2img do not)
+    true_cfg: bool = False  # takes true_cfg_scale: true classifier-free guidance with the negative prompt
+    control_image: str = "control_image"  # the argument a ControlNet pipeline takes its control images in
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An architecture of one-file checkpoints in the original (non-diffusers) layout, told by its weight names."""
+
+    architecture: str  # also the folder of its bundled diffusers configuration in models/configs
+    name: str
+    prefixes: tuple[str, ...]  # weight-name prefixes that only this architecture's files have
+    bundled: bool = True  # False: recognised, to say so in one line, but loaded from diffusers folders only
+    refiner: bool = False  # an SDXL refiner: given with --sdxl-refiner, never as model_path
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Models of a family whose folder names another pipeline class (Flux Fill): they load as that class and run
+    only the modes it has."""
+
+    index_class: str
+    name: str
+    pipelines: Mapping[Mode, Pipeline]
+    needs: str  # what to give instead, for a mode the variant does not run
+
+
+def floor_steps(steps: int, strength: float) -> int:
+    """The steps SD and SDXL img2img pipelines run: steps x strength, rounded down."""
+    return int(steps * strength)
+
+
+def flow_steps(steps: int, strength: float) -> int:
+    """The steps flow-matching img2img pipelines run: they drop the whole steps of the unused part."""
+    return steps - int(max(steps - min(steps * strength, steps), 0))
+
+
+def cfg_scale(job: Job) -> str:
+    """AUTOMATIC1111's guidance field."""
+    return f"CFG scale: {format_number(job.guidance_scale)}"
+
+
+def _none(_: object) -> dict[str, Any]:
+    return {}
+
+
+def _accept(_spec: ModelSpec, _pipeline: Any) -> None:
+    return None
+
+
+def _unchanged(job: Job) -> Job:
+    return job
+
+
+def _first_checkpoint(index: Mapping[str, Any]) -> int:  # noqa: ARG001 - one architecture: the first
+    return 0
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    """Everything dgenerate decides by a model's family; each module of this package declares one."""
+
+    model_type: str  # --model-type
+    name: str
+    order: int  # the family's place in listings (--help, error messages)
+    index_classes: tuple[str, ...]  # model_index.json `_class_name`s of this family's model folders
+    pipelines: Mapping[Mode, Pipeline]  # by mode; "text" is the class a model folder loads as
+    denoiser: str  # the component with the sample size and that ControlNets and --transformer match: unet, transformer
+    control_pipelines: Mapping[Mode, Pipeline] = field(default_factory=dict)  # with --control-nets, by mode
+    control_net_class: str | None = None
+    control_note: str = ""  # why ControlNets guide some modes only, for the error that says so
+    supports: frozenset[str] = frozenset()  # options beyond the common ones (see the names above)
+    patch: int = 1  # sizes are multiples of the VAE's scale factor times this (2 for 2x2 transformer patches)
+    default_sample_size: int = 64  # the denoiser's sample size when its config names none
+    flow_matching: bool = False  # FlowMatch* schedulers (else the discrete-time ones)
+    custom_sigmas: bool = False  # the pipelines plan the scheduler with sigmas of their own
+    default_sequence_length: int | None = None  # T5 prompt tokens the pipelines read by default
+    transformer_class: str | None = None  # what --transformer loads
+    transformer_markers: tuple[str, ...] = ()  # weight-name prefixes of its transformer in the diffusers layout
+    checkpoints: tuple[Checkpoint, ...] = ()
+    vae_file_config: str | None = None  # bundled config of a --vae file without one; None: the model's own VAE's
+    refiner_class: str | None = None  # the pipeline --sdxl-refiner loads as
+    variants: tuple[Variant, ...] = ()
+    strength_steps: Callable[[int, float], int] = floor_steps
+    a1111_guidance: Callable[[Job], str] = cfg_scale  # the guidance fields of AUTOMATIC1111's parameters text
+    complete: Callable[[Job], Job] = _unchanged  # fields of this family's own that resolution fills in
+    call_arguments: Callable[[Job], dict[str, Any]] = _none  # pipeline call arguments of this family's own
+    load_arguments: Callable[[ModelSpec], dict[str, Any]] = _none  # from_pretrained arguments of its own
+    check_loaded: Callable[[ModelSpec, Any], None] = _accept  # a loaded pipeline is what the spec said
+    checkpoint_of_index: Callable[[Mapping[str, Any]], int] = _first_checkpoint  # a '<stem>.config' folder's
+
+    @property
+    def label(self) -> str:
+        """'Stable Diffusion XL (torch-sdxl)'."""
+        return f"{self.name} ({self.model_type})"
+
+    def describe(self, mode: Mode, control: bool, index_class: str) -> str:
+        """The pipeline of a mode in words, for messages: 'a Flux Fill model', 'Flux with --control-nets and an image
+        to change'."""
+        variant = self.variant(index_class)
+        if variant is not None:
+            return f"{article(variant.name)} model"
+        if control:
+            return f"{self.name} with --control-nets" + (" and an image to change" if mode != "text" else "")
+        return f"{self.name} ({_MODE_WORDS[mode]})"
+
+    def variant(self, index_class: str) -> Variant | None:
+        return next((each for each in self.variants if each.index_class == index_class), None)
+
+    def load_class(self, index_class: str = "") -> str:
+        """The pipeline class a model folder of this family loads as (a variant's own, or the text pipeline)."""
+        variant = self.variant(index_class)
+        return variant.index_class if variant is not None else self.pipelines["text"].class_name
+
+    def pipeline(self, mode: Mode, control: bool, index_class: str, model: str) -> Pipeline:
+        """The pipeline that runs `mode` (with ControlNets when `control`) for a model whose folder names
+        `index_class`; a mode it has none for is one line."""
+        variant = self.variant(index_class)
+        if variant is not None:
+            if control:
+                raise UsageError(f"model_path {model!r} is {article(variant.name)} model, which runs no "
+                                 "--control-nets: leave them out")
+            if mode not in variant.pipelines:
+                raise UsageError(f"model_path {model!r} is {article(variant.name)} model, {variant.needs}")
+            return variant.pipelines[mode]
+        if not control:
+            return self.pipelines[mode]
+        if mode not in self.control_pipelines:
+            raise UsageError(f"--control-nets with {self.name} guide {_modes(self.control_pipelines)} only"
+                             f"{self.control_note}; give control images alone: --image-seeds control.png")
+        return self.control_pipelines[mode]
+
+
+_MODE_WORDS = {"text": "text to image", "img2img": "img2img", "inpaint": "inpainting"}
+
+
+def article(name: str) -> str:
+    """'a Flux Fill', 'an SDXL refiner' (initialisms read letter by letter), 'a Stable Diffusion 3'."""
+    spoken_vowel = name[0] in "AEIOU" or (name[:2].isupper() and name[0] in "FHLMNRSX")
+    return f"an {name}" if spoken_vowel else f"a {name}"
+
+
+def _modes(pipelines: Mapping[Mode, Pipeline]) -> str:
+    return " and ".join(_MODE_WORDS[mode] for mode in MODES if mode in pipelines)

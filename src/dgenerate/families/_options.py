@@ -1,0 +1,62 @@
+"""The options some families support: one table, and one check of a model spec or a job against what its family
+declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dgenerate.errors import UsageError
+from dgenerate.families._family import (
+    MAX_SEQUENCE_LENGTH,
+    NO_T5,
+    PROMPT_WEIGHTING,
+    REFINER,
+    TEXTUAL_INVERSIONS,
+    TRANSFORMER,
+    TRUE_GUIDANCE,
+    Family,
+)
+from dgenerate.families._registry import FAMILIES, listed, model_types_of
+from dgenerate.jobs import Job, ModelSpec
+
+
+@dataclass(frozen=True)
+class _Option:
+    name: str  # what Family.supports calls it
+    given: Callable[[Any], str | None]  # the option as the user gave it (of a ModelSpec or a Job), None if not given
+    job: bool = False  # an option of the job (else of its model spec)
+    audience: str = ""  # who it is for, when not simply the families' names: "models with a T5 encoder"
+    note: str = ""  # why, after the families
+
+
+_TABLE = (
+    _Option(REFINER, lambda spec: None if spec.refiner is None else f"--sdxl-refiner {spec.refiner.path!r}"),
+    _Option(TEXTUAL_INVERSIONS, lambda spec: "--textual-inversions" if spec.textual_inversions else None),
+    _Option(TRANSFORMER, lambda spec: None if spec.transformer is None else "--transformer",
+            note=", whose transformer it replaces"),
+    _Option(NO_T5, lambda spec: "--no-t5" if spec.no_t5 else None, note=", whose T5 encoder is optional"),
+    _Option(MAX_SEQUENCE_LENGTH, lambda job: None if job.max_sequence_length is None else "--max-sequence-length",
+            job=True, audience="models with a T5 encoder"),
+    _Option(PROMPT_WEIGHTING, lambda job: job.prompt_weighting and f"--prompt-weighting {job.prompt_weighting}",
+            job=True),
+    _Option(TRUE_GUIDANCE, lambda job: None if job.true_guidance_scale is None else "--true-guidance-scales",
+            job=True, note=", whose --guidance-scales are distilled guidance"),
+)
+
+
+def check_options(given: ModelSpec | Job, family: Family, subject: str) -> None:
+    """Every option of a model spec (or of a job, its model's included) that not every family has is one `family`
+    supports; `subject` names the model in the message ("model_path 'x'", "--model-type torch")."""
+    checked: list[tuple[_Option, Any]] = [(option, given.model) for option in _TABLE if not option.job] \
+        if isinstance(given, Job) else []
+    checked += [(option, given) for option in _TABLE if option.job == isinstance(given, Job)]
+    for option, owner in checked:
+        flag = option.given(owner)
+        if flag is None or option.name in family.supports:
+            continue
+        owners = [each for each in FAMILIES.values() if option.name in each.supports]
+        audience = option.audience or f"{listed(owners, with_types=False)} models"
+        raise UsageError(f"{flag} is for {audience} ({model_types_of(owners)}){option.note}; {subject} is "
+                         f"{family.name}: leave it out")

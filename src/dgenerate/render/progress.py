@@ -1,0 +1,49 @@
+"""The progress bar: every denoising step of a request, and the images written so far; file names printed above it."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Progress:
+    """The render stage counts steps (from diffusers' step callback), the output stage counts images as it writes
+    them; both may call from their own thread (tqdm serialises its writes)."""
+
+    bar: Any
+    images: int
+    enabled: bool
+    done: int = 0
+
+    @classmethod
+    def start(cls, total_steps: int, images: int, enabled: bool) -> Progress:
+        """With `enabled` False nothing is printed at all: a library call is silent unless asked."""
+        from tqdm import tqdm
+
+        return cls(tqdm(total=total_steps, unit="step", desc=f"0/{images} images", disable=not enabled,
+                        file=sys.stderr, dynamic_ncols=True, leave=False), images, enabled)
+
+    def on_step_end(self, _pipeline: Any, _step: int, _timestep: Any, _outputs: dict[str, Any]) -> dict[str, Any]:
+        """diffusers' callback_on_step_end: count the step, change nothing."""
+        self.bar.update(1)
+        return {}
+
+    def add_steps(self, steps: int) -> None:
+        """Steps known only once an input is open (img2img runs steps x strength, animations per frame)."""
+        self.bar.total += steps
+        self.bar.refresh()
+
+    def add_images(self, count: int) -> None:
+        self.images += count
+
+    def image_done(self, path: Path) -> None:
+        self.done += 1
+        self.bar.set_description(f"{self.done}/{self.images} images")
+        if self.enabled:
+            self.bar.write(f"wrote {path}", file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,46 @@
+"""What the render stage hands the output stage: finished pictures with their jobs, never files.
+
+A text-to-image or still image seed job gives one `Still`; an animated image seed gives `AnimationStart`, a `Frame`
+per frame in order, then `AnimationEnd` once every frame is made (an interrupted or failed animation has no end).
+Each picture carries the environment line its config records (libraries and machine that rendered it), so results
+from Ray workers are written as their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from dgenerate.jobs import Job
+
+
+@dataclass(frozen=True)
+class Still:
+    job: Job
+    image: Any  # a PIL image
+    environment: str
+
+
+@dataclass(frozen=True)
+class AnimationStart:
+    job: Job
+    fps: Fraction
+    delays: tuple[Fraction, ...] | None  # each frame's own display time, where the input states them
+    frames: int | None  # None: the input does not say its length
+
+
+@dataclass(frozen=True)
+class Frame:
+    job: Job  # the animation's job for this one frame (frame_start = frame_end = its number)
+    image: Any
+    environment: str
+
+
+@dataclass(frozen=True)
+class AnimationEnd:
+    job: Job
+    environment: str
+
+
+Result = Still | AnimationStart | Frame | AnimationEnd
