@@ -68,7 +68,10 @@ def test_a_command_line_downloads_as_typed(run_cli: RunCli, tiny_model: Path, tm
                                            server: tuple[str, list[str]]) -> None:
     base, asked = server
     result = run_cli(str(tiny_model), "--image-seeds", f"{base}/seed.png", *FAST, "-o", str(tmp_path))
-    assert result.code == 0, result.err and asked == ["/seed.png"]
+    assert result.code == 0, result.err
+    assert asked == ["/seed.png"], "the seed is downloaded once, as typed"
+    (made,) = tmp_path.glob("*.png")
+    assert Image.open(made).size == (64, 48), "made from the downloaded seed"
 
 
 def test_a_replayed_image_downloads_only_when_allowed(run_cli: RunCli, tiny_model: Path, tmp_path: Path,

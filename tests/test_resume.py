@@ -86,6 +86,9 @@ def test_a_stopped_grid_keeps_whole_files_says_how_far_it_got_and_resumes(
     assert "Traceback" not in err
     made = sorted(path.name for path in (tmp_path / "out").iterdir())
     assert all(not name.startswith(".") for name in made), "no temporary or partial file is left"
+    done = int(line.split(" after ")[1].split(" of ")[0])
+    assert done == len(list((tmp_path / "out").glob("*.png"))) == len(list((tmp_path / "out").glob("*.dgen"))), \
+        "every image queued for writing is written before the process exits, and the summary counts it"
     for path in (tmp_path / "out").glob("*.png"):
         Image.open(path).load()
     result = run_cli(*argv, "--inference-steps", "20", "--resume", "-o", str(tmp_path / "out"))
