@@ -27,11 +27,11 @@ def tiny_model() -> Path:
     return folder
 
 
-def run_timed(command: list[str], cwd: Path | None = None) -> float:
+def run_timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
     """Wall seconds of one whole process; fails loudly if the process fails."""
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                   env=env or {**os.environ, "HF_HUB_OFFLINE": "1"})
     return time.perf_counter() - start
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import dgenerate
 from dgenerate.cli import parse_invocation
@@ -26,7 +25,6 @@ from dgenerate.models.cache import ModelCache
 from dgenerate.models.schedulers import SCHEDULER_NAMES
 from dgenerate.reproduce import config_text, read_config, read_png_config, recorded_job_id
 from tests.conftest import RunCli
-from tests.media.conftest import write_video
 from tests.models.conftest import assert_close
 
 Fixtures = Callable[[str], Path]
@@ -176,18 +174,9 @@ SEEDS = ("--seeds", "11", "22", "33", "44")
 
 @pytest.fixture(scope="module")
 def contract_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("contract-inputs")
-    seed = Image.new("RGB", (72, 48), "blue")
-    ImageDraw.Draw(seed).ellipse((20, 8, 52, 40), fill="red")
-    seed.save(folder / "seed.png")
-    mask = Image.new("L", (72, 48), 0)
-    ImageDraw.Draw(mask).rectangle((16, 4, 56, 44), fill=255)
-    mask.save(folder / "mask.png")
-    control = Image.new("RGB", (72, 48), "black")
-    ImageDraw.Draw(control).rectangle((0, 0, 35, 47), fill="white")
-    control.save(folder / "control.png")
-    write_video(folder / "clip.mp4", "libx264", Fraction(24), 3)
-    return folder
+    from tests.release_fixtures import draw_contract_inputs
+
+    return draw_contract_inputs(tmp_path_factory.mktemp("contract-inputs"))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dgenerate.errors import DgenerateError, UsageError, interrupted_after
 from dgenerate.jobs import Job
@@ -23,6 +23,9 @@ from dgenerate.models.budget import DEFAULT_SHARE
 from dgenerate.plan import RenderRequest, batch_groups, plan
 from dgenerate.render.progress import Progress
 from dgenerate.render.results import Result
+
+if TYPE_CHECKING:
+    from dgenerate.render.outputs import OutputStage
 
 RESTARTS = 3  # a worker process that dies is started again this often, and its calls retried
 
@@ -182,7 +185,7 @@ class RayBackend:
         position = {job.index: number for number, job in enumerate(jobs)}
         return sorted(outputs.written, key=lambda written: position[written[0].index])
 
-    def _collect(self, pool: Any, outputs: Any, bar: Progress, base_steps: int) -> None:
+    def _collect(self, pool: Any, outputs: OutputStage, bar: Progress, base_steps: int) -> None:
         """Every call's pictures into the output stage, in the order the calls finish."""
         while pool.has_next():
             try:

@@ -1,0 +1,185 @@
+"""The kinds of job of the reproduction contract as plain command lines, and how to run a release's code on them.
+
+scripts/legacy-configs and scripts/compare-release run other releases' dgenerate (a `git archive` of a commit, on
+PYTHONPATH) over these commands, so the list is data that any release's command line can take: each kind is the
+words of tests/test_reproduction.py's KINDS at 5dc3d22, with `{fixture}` naming a fixture of
+tests/release_fixtures.py. A release older than a kind refuses its command in one line (exit code 2 for an unknown
+option), which the scripts report as skipped.
+
+Not named test_*.py: pytest does not collect it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+COMMON = ("--device", "cpu", "--cpu-threads", "1", "--output-configs", "--output-metadata")
+SEEDS = ("--seeds", "11", "22", "33", "44")
+SCHEDULERS = ("DDIMScheduler", "DDPMScheduler", "PNDMScheduler", "LMSDiscreteScheduler", "EulerDiscreteScheduler",
+              "HeunDiscreteScheduler", "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler",
+              "DPMSolverSinglestepScheduler", "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler",
+              "DEISMultistepScheduler", "UniPCMultistepScheduler", "DPMSolverSDEScheduler")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of job: its model and options, and whether it batches (text to image) or takes one seed."""
+
+    name: str
+    words: tuple[str, ...]
+    batches: bool = True
+    steps: int = 3
+    prompt: str = "a red circle; blue"
+    animation: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command line of a kind; `label` names it in reports and corpus file names."""
+
+    label: str
+    kind: Kind
+    argv: tuple[str, ...]
+
+
+SD, SDXL = ("{tiny_model}",), ("{tiny_sdxl}", "--model-type", "torch-sdxl")
+SD3, FLUX = ("{tiny_sd3}",), ("{tiny_flux}", "--output-size", "32")  # Flux defaults to 1024x1024 whatever the model
+SEED, MASK = "{contract_inputs}/seed.png", "{contract_inputs}/mask.png"
+CONTROL, CLIP = "{contract_inputs}/control.png", "{contract_inputs}/clip.mp4"
+STRENGTH = ("--image-seed-strengths", "0.6")
+
+
+def _seeded(model: str, seed: str) -> tuple[str, ...]:
+    return (model, "--image-seeds", seed, *STRENGTH)
+
+
+def _controlled(model: str, seed: str, *nets: str) -> tuple[str, ...]:
+    strength = STRENGTH if seed.startswith(SEED) else ()  # an image to change
+    return (model, "--control-nets", *(f"{{{net}}};scale=1.5;end=0.8" for net in nets), "--image-seeds", seed,
+            *strength)
+
+
+KINDS = (
+    Kind("sd", SD),
+    Kind("sdxl", SDXL),
+    Kind("sdxl-refiner", (*SDXL, "--sdxl-refiner", "{tiny_refiner}", "--sdxl-high-noise-fractions", "0.6")),
+    Kind("img2img", _seeded("{tiny_model}", SEED), batches=False),
+    Kind("inpainting", _seeded("{tiny_model}", f"{SEED};{MASK}"), batches=False),
+    Kind("vae-folder", (*SD, "--vae", "AutoencoderKL;{other_vae}")),
+    Kind("vae-file", (*SD, "--vae", "AutoencoderKL;{vae_file}")),
+    Kind("lora", (*SD, "--lora", "{tiny_lora};0.7")),
+    Kind("two-loras", (*SD, "--lora", "{tiny_lora};0.7", "{second_lora};0.4")),
+    Kind("textual-inversion", (*SD, "--textual-inversions", "{sd_embedding}"), prompt="a red circle, tinystyle; blue"),
+    Kind("sdxl-textual-inversion", (*SDXL, "--textual-inversions", "{sdxl_embedding}"),
+         prompt="a red circle, TinyXLStyle; blue"),
+    Kind("weighted-prompt", (*SD, "--prompt-weighting", "a1111"), prompt="a (red:1.4) circle, [square]; (blue)"),
+    Kind("sdxl-weighted-prompt", (*SDXL, "--prompt-weighting", "a1111"), prompt="a ((red)) circle BREAK sun; "),
+    Kind("controlnet", _controlled("{tiny_model}", CONTROL, "sd_controlnet"), batches=False),
+    Kind("two-controlnets", _controlled("{tiny_model}", f"control={CONTROL},{SEED}", "sd_controlnet",
+                                        "sd_controlnet_2"), batches=False),
+    Kind("controlnet-img2img", _controlled("{tiny_model}", f"{SEED};control={CONTROL}", "sd_controlnet"),
+         batches=False),
+    Kind("controlnet-inpainting", _controlled("{tiny_model}", f"{SEED};{MASK};control={CONTROL}", "sd_controlnet"),
+         batches=False),
+    Kind("sdxl-controlnet", _controlled("{tiny_sdxl}", CONTROL, "sdxl_controlnet"), batches=False),
+    Kind("sd3-controlnet", _controlled("{tiny_sd3}", CONTROL, "sd3_controlnet"), batches=False),
+    Kind("flux-controlnet", _controlled("{tiny_flux}", CONTROL, "flux_controlnet"), batches=False),
+    Kind("flux-controlnet-img2img", _controlled("{tiny_flux}", f"{SEED};control={CONTROL}", "flux_controlnet"),
+         batches=False, prompt="a red circle"),
+    Kind("flux-controlnet-inpainting", _controlled("{tiny_flux}", f"{SEED};{MASK};control={CONTROL}",
+                                                   "flux_controlnet"), batches=False, prompt="a red circle"),
+    Kind("all-adapters", (*_controlled("{tiny_model}", f"{SEED};{MASK};control={CONTROL}", "sd_controlnet"),
+                          "--lora", "{tiny_lora};0.7", "{second_lora};0.4", "--textual-inversions", "{sd_embedding}",
+                          "--prompt-weighting", "a1111"),
+         batches=False, prompt="a (red:1.3) circle, tinystyle; [blue]"),
+    Kind("sdxl-all-adapters", (*_controlled("{tiny_sdxl}", CONTROL, "sdxl_controlnet"), "--lora", "{sdxl_lora};0.6",
+                               "--textual-inversions", "{sdxl_embedding}", "--prompt-weighting", "a1111"),
+         batches=False, prompt="a ((red)) circle, tinyxlstyle; blue"),
+    Kind("single-file", ("{sd_single_file}",)),
+    Kind("float16", (*SD, "--dtype", "float16")),
+    # PNDM plans its Runge-Kutta warm-up over 4 steps when the model's configuration does not skip it.
+    *(Kind(f"scheduler-{name}", (*SD, "--scheduler", name), steps=4 if name == "PNDMScheduler" else 3)
+      for name in SCHEDULERS),
+    Kind("sd3", SD3),
+    Kind("sd3-no-t5", (*SD3, "--no-t5", "--max-sequence-length", "77")),
+    Kind("sd3-heun", (*SD3, "--scheduler", "FlowMatchHeunDiscreteScheduler")),
+    Kind("sd3-lora", (*SD3, "--lora", "{sd3_lora};0.7")),
+    Kind("sd3-vae", (*SD3, "--vae", "AutoencoderKL;{other_flow_vae}")),
+    Kind("flux", (*FLUX, "--model-type", "torch-flux")),
+    Kind("flux-true-guidance", (*FLUX, "--true-guidance-scales", "3", "--max-sequence-length", "64")),
+    Kind("flux-lcm", (*FLUX, "--scheduler", "FlowMatchLCMScheduler")),
+    Kind("flux-lora", (*FLUX, "--lora", "{flux_lora};0.7")),
+    Kind("flux-bfloat16", (*FLUX, "--dtype", "bfloat16")),
+    Kind("flux-transformer", (*FLUX, "--transformer", "{flux_transformer}")),
+    Kind("sd3-transformer-file", (*SD3, "--transformer", "{sd3_transformer}.safetensors")),
+    Kind("sd3-img2img", _seeded("{tiny_sd3}", SEED), batches=False),
+    Kind("sd3-inpainting", _seeded("{tiny_sd3}", f"{SEED};{MASK}"), batches=False),
+    Kind("flux-img2img", _seeded("{tiny_flux}", SEED), batches=False),
+    Kind("flux-inpainting", _seeded("{tiny_flux}", f"{SEED};{MASK}"), batches=False),
+    Kind("flux-fill", _seeded("{tiny_flux_fill}", f"{SEED};{MASK}"), batches=False,
+         prompt="a red circle"),  # Flux Fill reads no negative prompt
+    Kind("animation", _seeded("{tiny_model}", CLIP), batches=False, animation=True),
+    Kind("flux-animation", _seeded("{tiny_flux}", CLIP), batches=False, animation=True),
+)
+
+
+def _filled(words: tuple[str, ...], fixtures: Callable[[str], Path]) -> tuple[str, ...]:
+    """The words with each {fixture} replaced by that fixture's path (built on first use)."""
+
+    class Paths(dict[str, str]):
+        def __missing__(self, name: str) -> str:
+            return str(fixtures(name))
+
+    return tuple(word.format_map(Paths()) for word in words)
+
+
+def commands(kind: Kind, fixtures: Callable[[str], Path]) -> list[Command]:
+    """The contract's command lines of `kind`, as tests/test_reproduction.py runs them (less -o): batches of 1 and 4
+    of four seeds for a kind that batches; one seed at --batch-size 4 for an image seed; one seed for an animation."""
+    argv = (*_filled(kind.words, fixtures), *COMMON, "--prompts", kind.prompt, "--inference-steps", str(kind.steps))
+    if kind.animation:
+        return [Command(kind.name, kind, (*argv, "--seeds", "11"))]
+    if not kind.batches:
+        return [Command(kind.name, kind, (*argv, "--seeds", "11", "--batch-size", "4"))]
+    return [Command(f"{kind.name}-batch{size}", kind, (*argv, *SEEDS, "--batch-size", str(size))) for size in (1, 4)]
+
+
+def unpack(commit: str, repository: Path, destination: Path) -> Path:
+    """`git archive` of `commit` unpacked into `destination`; returns its src folder, for PYTHONPATH."""
+    destination.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(repository), "archive", commit], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive.stdout, check=True)
+    return destination / "src"
+
+
+def run_dgenerate(src: Path, argv: tuple[str, ...] | list[str], cwd: Path, hf_home: Path,
+                  stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m dgenerate ARGV` of the source tree `src`, offline, with an empty Hugging Face cache."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "PYTHONPATH": str(src), "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "dgenerate", *argv], cwd=cwd, env=environment, input=stdin,
+                          capture_output=True, text=True)
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The last line of a failed run's standard error: dgenerate's one-line message, or a traceback's end."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"exit code {result.returncode}"
+
+
+def refused(result: subprocess.CompletedProcess[str]) -> bool:
+    """The release turned the command down with one of its own messages (no traceback): an option it lacks, a model
+    type it does not know."""
+    return result.returncode != 0 and "Traceback (most recent call last)" not in result.stderr
+
+
+def run_python(src: Path, code: str, stdin: str) -> str:
+    """Python `code` run with the source tree `src` first on the path, its standard output returned."""
+    environment = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-c", code], env=environment, input=stdin, capture_output=True, text=True,
+                          check=True).stdout
