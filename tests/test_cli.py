@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,20 @@ def test_help_lists_every_documented_option() -> None:
                    "--image-seed-strengths", "--guidance-scales", "--inference-steps",
                    "--sdxl-high-noise-fractions"):
         assert option in result.stdout, option
+
+
+def test_help_names_the_families_each_option_is_for_from_their_declarations() -> None:
+    from dgenerate.cli import build_parser
+    from dgenerate.families import FAMILIES, NO_T5, REFINER, SEQUENCE_LENGTH_OPTION, TRANSFORMER, TRUE_GUIDANCE
+
+    helps = {action.option_strings[-1]: action.help or "" for action in build_parser()._actions
+             if action.option_strings}
+    for flag, option in (("--sdxl-refiner", REFINER), ("--no-t5", NO_T5), ("--transformer", TRANSFORMER),
+                         ("--true-guidance-scales", TRUE_GUIDANCE), ("--max-sequence-length", SEQUENCE_LENGTH_OPTION)):
+        named = [each.model_type for each in FAMILIES.values()
+                 if re.search(rf"(?<![\w-]){each.model_type}(?![\w-])", helps[flag])]
+        assert named == [each.model_type for each in FAMILIES.values() if option in each.supports], flag
+    assert "256 for Stable Diffusion 3 and 512 for Flux" in helps["--max-sequence-length"]
 
 
 @pytest.mark.parametrize(("argv", "needle"), [

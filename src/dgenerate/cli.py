@@ -22,7 +22,20 @@ from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.downloads import allow
 from dgenerate.errors import DgenerateError, Terminated, UsageError
-from dgenerate.families import FAMILIES, MAX_SEQUENCE_LENGTH, MODEL_TYPES, check_options, family
+from dgenerate.families import (
+    FAMILIES,
+    MAX_SEQUENCE_LENGTH,
+    MODEL_TYPES,
+    NO_T5,
+    REFINER,
+    SEQUENCE_LENGTH_OPTION,
+    TRANSFORMER,
+    TRUE_GUIDANCE,
+    check_options,
+    default_sequence_lengths,
+    family,
+    supporting,
+)
 from dgenerate.jobs import (
     AUTO_MODEL_TYPE,
     DTYPES,
@@ -110,7 +123,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "prompts as diffusers reads them)")
     add("--scheduler", help=f"A scheduler by name: {', '.join(SCHEDULER_NAMES)}; for {flow_matching_types()}: "
         f"{', '.join(FLOW_SCHEDULER_NAMES)}. (default: the model's own)")
-    add("--sdxl-refiner", help="Stable Diffusion XL (torch-sdxl) refiner model path.")
+    add("--sdxl-refiner", help=f"Refiner model path, for {supporting(REFINER)}.")
     add("--sdxl-refiner-revision", help="SDXL refiner revision.")
     add("--sdxl-refiner-variant", help="SDXL refiner weights variant, defaults to --variant.")
     add("--sdxl-refiner-subfolder", help="SDXL refiner subfolder.")
@@ -118,9 +131,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--sdxl-original-size", help="SDXL micro-conditioning original size WIDTHxHEIGHT. (default: --output-size)")
     add("--sdxl-target-size", help="SDXL micro-conditioning target size WIDTHxHEIGHT. (default: --output-size)")
     add("--safety-checker", action="store_true", help="Load the model's safety checker (off by default).")
-    add("--no-t5", action="store_true", help="torch-sd3: load Stable Diffusion 3 without its T5 text encoder, which "
-        "saves several GB of memory (prompts are read by the two CLIP encoders only; the images change).")
-    add("--transformer", help="torch-sd3, torch-flux: a transformer in place of the model's own, such as a "
+    add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
+        "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
+    add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
         "fine-tune: a diffusers folder (or hub repository) with its config.json, or one .safetensors file in the "
         "diffusers layout or the original Flux/Stability layout (a whole checkpoint gives its transformer). It is read "
         "with the model's transformer configuration.")
@@ -155,11 +168,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         f"(default: {format_number(DEFAULT_STRENGTH)})")
     add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],
         help=f"Guidance scales to try. (default: {format_number(DEFAULT_GUIDANCE_SCALE)})")
-    add("-tgs", "--true-guidance-scales", nargs="*", help="torch-flux: true classifier-free guidance scales to try, "
-        "which make Flux read the negative prompt (two model passes a step); 1 turns it off. --guidance-scales is "
-        "Flux's embedded (distilled) guidance. (default: 1)")
-    add("--max-sequence-length", help=f"torch-sd3 and torch-flux: prompt tokens the T5 encoder reads, 1 to "
-        f"{MAX_SEQUENCE_LENGTH}. (default: the pipeline's, 256 for SD3 and 512 for Flux)")
+    add("-tgs", "--true-guidance-scales", nargs="*", help=f"{supporting(TRUE_GUIDANCE)}: true classifier-free "
+        "guidance scales to try, which make the model read the negative prompt (two model passes a step); 1 turns it "
+        "off. --guidance-scales is then the model's embedded (distilled) guidance. (default: 1)")
+    add("--max-sequence-length", help=f"{supporting(SEQUENCE_LENGTH_OPTION)}: prompt tokens the T5 encoder reads, "
+        f"1 to {MAX_SEQUENCE_LENGTH}. (default: the pipeline's, {default_sequence_lengths()})")
     add("-ifs", "--inference-steps", nargs="*", default=[str(DEFAULT_INFERENCE_STEPS)],
         help=f"Inference steps values to try. (default: {DEFAULT_INFERENCE_STEPS})")
     add("-hnf", "--sdxl-high-noise-fractions", nargs="*", help="SDXL high noise fractions to try.")

@@ -9,8 +9,22 @@ no torch.
 
 from __future__ import annotations
 
-from dgenerate.families._family import MODES, Checkpoint, Family, Mode, Pipeline, Variant, article, flow_steps
-from dgenerate.families._options import check_options
+from dgenerate.families._family import MAX_SEQUENCE_LENGTH as SEQUENCE_LENGTH_OPTION
+from dgenerate.families._family import (
+    MODES,
+    NO_T5,
+    REFINER,
+    TRANSFORMER,
+    TRUE_GUIDANCE,
+    Checkpoint,
+    Family,
+    Mode,
+    Pipeline,
+    Variant,
+    article,
+    flow_steps,
+)
+from dgenerate.families._options import check_options, default_sequence_lengths, supporting
 from dgenerate.families._registry import (
     FAMILIES,
     MAX_SEQUENCE_LENGTH,
@@ -32,6 +46,11 @@ __all__ = [
     "MAX_SEQUENCE_LENGTH",
     "MODEL_TYPES",
     "MODES",
+    "NO_T5",
+    "REFINER",
+    "SEQUENCE_LENGTH_OPTION",
+    "TRANSFORMER",
+    "TRUE_GUIDANCE",
     "Checkpoint",
     "Family",
     "Mode",
@@ -43,11 +62,13 @@ __all__ = [
     "check_options",
     "checkpoint",
     "checkpoints",
+    "default_sequence_lengths",
     "family",
     "family_of_index",
     "flow_matching_families",
     "flow_steps",
     "listed",
     "model_types_of",
+    "supporting",
     "transformer_weights_of",
 ]

@@ -60,3 +60,16 @@ def check_options(given: ModelSpec | Job, family: Family, subject: str) -> None:
         audience = option.audience or f"{listed(owners, with_types=False)} models"
         raise UsageError(f"{flag} is for {audience} ({model_types_of(owners)}){option.note}; {subject} is "
                          f"{family.name}: leave it out")
+
+
+def supporting(option: str) -> str:
+    """'torch-sd3, torch-flux': the model types whose families support `option` (a name of the table above), for
+    --help."""
+    return model_types_of(each for each in FAMILIES.values() if option in each.supports)
+
+
+def default_sequence_lengths() -> str:
+    """'256 for Stable Diffusion 3 and 512 for Flux': the T5 prompt tokens each family's pipelines read by default."""
+    owners = [each for each in FAMILIES.values() if each.default_sequence_length is not None]
+    parts = [f"{each.default_sequence_length} for {each.name}" for each in owners]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
