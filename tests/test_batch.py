@@ -51,3 +51,15 @@ def test_unclosed_quote_names_the_line() -> None:
 def test_config_text_is_never_executed() -> None:
     (invocation,) = read_invocations("m --prompts \"$(touch /tmp/pwned)\" `id`\n")
     assert invocation.argv == ("m", "--prompts", "$(touch /tmp/pwned)", "`id`")
+
+
+def test_text_from_elsewhere_reads_no_variable() -> None:
+    (invocation,) = read_invocations("m --prompts '${HOME} $HOME $$HOME'\n", {"HOME": "/root"}, expand=False)
+    assert invocation.argv == ("m", "--prompts", "${HOME} $HOME $HOME")
+
+
+def test_a_directive_is_refused_with_its_line_and_never_run() -> None:
+    with pytest.raises(ConfigError, match=r"^line 3: '\\print' is a directive .* never runs"):
+        read_invocations("m --seeds 1\n\n\\print ${HOME}\n", {"HOME": "/root"})
+    (quoted,) = read_invocations("m --prompts 'a\n\\b' --seeds 1\n")  # inside a quote it is text
+    assert quoted.argv[2] == "a\n\\b"

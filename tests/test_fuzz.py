@@ -6,6 +6,8 @@ aimed at inputs that fail before any image is made, so the fixed budget stays a 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,109 @@ def test_the_batch_syntax_survives_anything(run_cli: RunCli, tiny_model: Path, h
         _check(result.code, result.err, tmp_path, before)
 
     run()
+
+
+FUZZ_SECRET = "fuzz-s3cr3t-0b7e"
+CONFIG_PIECES = ["$", "$$", "${DGENERATE_FUZZ_SECRET}", "$DGENERATE_FUZZ_SECRET", "'", '"', "\\", " \\", "~/", "~",
+                 "\\print ${DGENERATE_FUZZ_SECRET}", "--output-path /tmp/elsewhere", "--output-prefix ../../up",
+                 "--seeds 2", "--prompts '$HOME'", "--image-seeds ~/x.png", "$(touch pwned)", "`touch pwned`",
+                 "\x1b[2J", "#", "\n", "--device", "--inference-steps 2", "--cpu-threads 1"]
+
+
+@pytest.fixture(scope="module")
+def recorded_png(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real image of the tool's, its config in its DgenerateConfig chunk, for the edits below to start from."""
+    from dgenerate.cli import main
+
+    folder = tmp_path_factory.mktemp("recorded")
+    code = main([str(tiny_model), "--device", "cpu", "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "3",
+                 "--prompts", "a circle; $x", "--output-metadata", "-o", str(folder)])
+    assert code == 0
+    (png,) = folder.glob("*.png")
+    return png
+
+
+def _edited_configs(text: str) -> st.SearchStrategy[str]:
+    """A real config with random edits: pieces put into lines, lines replaced or dropped."""
+    lines = text.split("\n")
+    piece = st.one_of(st.sampled_from(CONFIG_PIECES),
+                      st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8))
+    edit = st.tuples(st.integers(0, len(lines) - 1), st.sampled_from(["insert", "replace", "append", "drop"]), piece)
+
+    def apply(edits: list[tuple[int, str, str]]) -> str:
+        rows = list(lines)
+        for index, how, text in edits:
+            index %= max(len(rows), 1)
+            if not rows or how == "insert":
+                rows.insert(index, text)
+            elif how == "replace":
+                rows[index] = text
+            elif how == "append":
+                rows[index] += text
+            else:
+                del rows[index]
+        return "\n".join(rows)
+
+    return st.lists(edit, min_size=1, max_size=4).map(apply)
+
+
+def _prompt_edited_configs(text: str) -> st.SearchStrategy[str]:
+    """A real config whose prompt is made of the pieces, quoted as a config quotes it: most of these replay."""
+    def put(pieces: list[str]) -> str:
+        line = "    --prompts " + shlex.quote("".join(pieces)) + " \\"
+        return re.sub(r"(?m)^    --prompts .*$", lambda _: line, text)
+
+    return st.lists(st.sampled_from(CONFIG_PIECES), min_size=1, max_size=5).map(put)
+
+
+def _foreign_png_run(run_cli: RunCli, recorded: Path, folder: Path, config: str, render: bool) -> int:
+    import shutil
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("DgenerateConfig", config)
+    png = folder / "edited.png"
+    Image.open(recorded).save(png, pnginfo=info)
+    out = folder / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    result = run_cli("--from-image", str(png), "-o", str(out), *(() if render else ("--dry-run",)))
+    assert result.code in (0, 1, 2), (result.code, result.err, config)
+    assert "Traceback" not in result.err, result.err
+    assert len([line for line in result.err.splitlines() if "error:" in line]) <= 1, result.err
+    assert "\x1b" not in result.err + result.out
+    assert {path.name for path in folder.iterdir()} <= {"edited.png", "out"}, config
+    assert not Path("/tmp/elsewhere").exists() and not Path("pwned").exists()
+    written = b"".join(path.read_bytes() for path in out.rglob("*") if path.is_file()) if out.exists() else b""
+    assert FUZZ_SECRET not in result.out + result.err and FUZZ_SECRET.encode() not in written, config
+    assert not list(out.rglob(".*partial")) if out.exists() else True
+    return result.code
+
+
+@pytest.mark.parametrize("render", [False, True], ids=["listed", "rendered"])
+def test_a_png_config_edited_by_anyone_is_data(run_cli: RunCli, recorded_png: Path, tmp_path: Path, render: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random edits of a real PNG's config: no traceback, nothing outside the output folder, no environment value in
+    anything printed or written. Listed examples edit any line; rendered ones (fewer, as each runs the model) edit the
+    prompt, so that most make a real image and its config and metadata are searched for the environment's values."""
+    from dgenerate.reproduce import read_png_config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DGENERATE_FUZZ_SECRET", FUZZ_SECRET)
+    monkeypatch.setenv("HOME", f"/home/{FUZZ_SECRET}")
+    codes = []
+    recorded = read_png_config(recorded_png)
+    assert "    --prompts " in recorded
+
+    @settings(max_examples=EXAMPLES // 6 if render else EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(config=(_prompt_edited_configs if render else _edited_configs)(recorded))
+    def run(config: str) -> None:
+        codes.append(_foreign_png_run(run_cli, recorded_png, tmp_path, config, render))
+
+    run()
+    if render:
+        assert codes.count(0) >= len(codes) // 2, f"most prompts edited so replay and make an image: {codes}"
+    else:
+        assert {0, 2} <= set(codes), f"the edits reach both a listed image (0) and a refused config (2): {codes}"

@@ -3,7 +3,12 @@
 Rules: blank lines and lines starting with '#' are skipped (also inside a continuation); a line ending with
 '\\' continues on the next; an open quote continues too, so a quoted prompt may span lines; $VAR and ${VAR}
 are replaced by environment variables (unknown names are left as written) and '$$' stands for a literal '$'.
-Words are split as a POSIX shell would, and nothing is ever executed: a config is data.
+Words are split as a POSIX shell would, and nothing is ever executed: a config is data. A line that starts with
+'\\' and a letter is a directive of later dgenerate versions' batch language: refused, never run.
+
+Variables are the user's own input's: a text that comes from elsewhere (a config in an image, a .dgen file given to
+--from-image) is read with `expand=False`, where '$$' still stands for '$' (configs dgenerate writes escape '$' so)
+and every other '$' is kept as written.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 from dgenerate.errors import ConfigError
 
+_DIRECTIVE = re.compile(r"\\[A-Za-z_]")
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -26,6 +32,8 @@ class Invocation:
 
 
 def expand_variables(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """$VAR and ${VAR} from `environ` (the process's by default), and '$$' as '$'; with an empty `environ`, '$$'
+    alone is read."""
     env = os.environ if environ is None else environ
 
     def replace(match: re.Match[str]) -> str:
@@ -79,11 +87,16 @@ def _inside_quote(text: str) -> bool:
     return _split(text, 0) is None
 
 
-def read_invocations(text: str, environ: Mapping[str, str] | None = None) -> list[Invocation]:
-    """Every invocation in a batch text, with its first line number for error messages."""
+def read_invocations(text: str, environ: Mapping[str, str] | None = None, expand: bool = True) -> list[Invocation]:
+    """Every invocation in a batch text, with its first line number for error messages; with `expand` False no
+    variable is read from the environment (text from elsewhere is data)."""
     invocations = []
     for line, logical in _logical_lines(text):
-        words = _split(expand_variables(logical, environ), line)
+        if _DIRECTIVE.match(logical):
+            raise ConfigError(f"line {line}: '{logical.split()[0]}' is a directive (the batch language of later "
+                              "dgenerate versions), which this one never runs; a line is one command line: MODEL_PATH "
+                              "--option value ...")
+        words = _split(expand_variables(logical, environ if expand else {}), line)
         if words is None:
             raise ConfigError(f"line {line}: a quote is never closed")
         if words:

@@ -21,7 +21,7 @@ from dgenerate.backends import BACKENDS, Backend
 from dgenerate.batch import Invocation, read_invocations
 from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.downloads import allow
-from dgenerate.errors import DgenerateError, Terminated, UsageError
+from dgenerate.errors import DgenerateError, Terminated, UsageError, printable
 from dgenerate.families import (
     FAMILIES,
     MAX_SEQUENCE_LENGTH,
@@ -462,7 +462,7 @@ def _backend(args: argparse.Namespace, backends: dict[tuple[Any, ...], Backend])
 
 def _execute(request: RenderRequest, args: argparse.Namespace, backends: dict[tuple[Any, ...], Backend]) -> None:
     if args.replay_note:
-        print(f"dgenerate: {args.replay_note}", file=sys.stderr)
+        print(f"dgenerate: {printable(args.replay_note)}", file=sys.stderr)
     if args.dry_run:
         from dgenerate.dry_run import print_dry_run
 
@@ -542,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DgenerateError as error:
         if debug:
             raise
-        print(f"dgenerate: error: {error}", file=sys.stderr)
+        print(f"dgenerate: error: {printable(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt as stop:
         print(f"dgenerate: {_stopped(stop)}", file=sys.stderr)
@@ -550,8 +550,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug or an unmapped library error: one line, the traceback behind --debug
         if debug:
             raise
-        print(f"dgenerate: error: {type(error).__name__}: {error} (run with --debug for the traceback)",
-              file=sys.stderr)
+        print(f"dgenerate: error: {type(error).__name__}: {printable(str(error))} (run with --debug for the "
+              "traceback)", file=sys.stderr)
         return 1
     finally:
         if on_main_thread:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from dgenerate.errors import printable
 from dgenerate.jobs import Job
 from dgenerate.media.info import MediaInfo
 from dgenerate.naming import frame_stem, image_stem, numbered
@@ -89,4 +90,4 @@ def _command(job: Job) -> str:
 
 def print_dry_run(request: RenderRequest) -> None:
     for line in dry_run_lines(request):
-        print(line, file=sys.stdout)
+        print(printable(line), file=sys.stdout)

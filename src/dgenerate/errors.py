@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class DgenerateError(Exception):
     """Root of dgenerate's errors; str(error) is the one line shown to the user."""
@@ -53,3 +55,11 @@ def interrupted_after(stop: BaseException, done: int, total: int) -> None:
     """Note on an interrupt how far the work got, for the summary line; the first (innermost) note stands."""
     if not hasattr(stop, "images_done"):
         stop.images_done, stop.images_total = done, total  # type: ignore[attr-defined]
+
+
+def printable(text: str) -> str:
+    """`text` as the terminal is shown it: control and format characters (newlines, escape sequences, bidirectional
+    overrides) as Python escapes, tabs and emoji joiners kept, so that a message stays one line and text from an image
+    or config cannot move the cursor, recolour the terminal or reorder what is read."""
+    return "".join(char if char in "\t\u200d" or unicodedata.category(char)[0] != "C"
+                   else char.encode("unicode_escape").decode("ascii") for char in text)

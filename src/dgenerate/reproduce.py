@@ -410,9 +410,13 @@ def recorded_job_id(text: str) -> str | None:
 
 
 def read_config(text: str) -> list[Job]:
-    """The Jobs of a config (one per invocation), read through the same table that wrote it; errors name the line."""
+    """The Jobs of a config (one per invocation), read through the same table that wrote it; errors name the line.
+
+    A config is data, whoever wrote it: no environment variable is read ('$$' is '$', as configs are written, and any
+    other '$' stays as it is), no '~' is expanded and no directive is run (such a line is refused). Only a batch the
+    user runs on standard input reads variables."""
     jobs = []
-    for invocation in read_invocations(text):
+    for invocation in read_invocations(text, expand=False):
         try:
             jobs.append(_read_job(invocation.argv))
         except DgenerateError as error:
@@ -423,6 +427,7 @@ def read_config(text: str) -> list[Job]:
 def _read_job(argv: tuple[str, ...]) -> Job:
     if not argv or argv[0].startswith("-"):
         raise ConfigError("a config starts with the model path")
+    _refuse_home("model_path", argv[0])
     draft: Draft = {"model": {"path": argv[0]}}
     words = list(argv[1:])
     seen = set()
@@ -440,8 +445,20 @@ def _read_job(argv: tuple[str, ...]) -> Job:
         if words and not words[0].startswith("-"):
             raise ConfigError(f"{flag} is followed by {words[0]!r}, which is no option; a config holds one value "
                               "per option: it describes one image, not a grid")
+        if flag != "--prompts" and value:
+            _refuse_home(flag, value)
         option.put(draft, value if equals or not option.switch else None)
     return _build(draft)
+
+
+_PATH_PARTS = re.compile(r"[;,=]")
+
+
+def _refuse_home(flag: str, value: str) -> None:
+    """A path in a config starting with '~' would name a folder of whoever reads it: configs hold absolute paths."""
+    if any(part.strip().startswith("~") for part in _PATH_PARTS.split(value)):
+        raise ConfigError(f"{flag} {value!r} names a path from '~', which a config cannot expand (it would be the home "
+                          "folder of whoever reads it); write the path out in full")
 
 
 def _build(draft: Draft) -> Job:

@@ -3,7 +3,9 @@ copied command regenerates the image byte-identical in a new process."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -123,3 +125,20 @@ def test_a_page_that_is_not_a_gallery_is_left_alone(run_cli: RunCli, tiny_model:
     assert result.code == 1 and "is not a dgenerate gallery" in result.err
     assert page.read_text() == "<html>my own page</html>"
     assert [path.name for path in tmp_path.iterdir()] == ["index.html"], "refused before any image was made"
+
+
+def test_a_page_edited_by_someone_else_offers_no_command_of_its_own(gallery: Path) -> None:
+    """The command a page offers to copy is made again from each image's config, and its files stay in the folder."""
+    text = gallery.read_text()
+    data = re.search(r'id="gallery-data">(.*?)</script>', text, re.DOTALL)
+    assert data is not None
+    entries = json.loads(data.group(1))
+    honest = read_entries(gallery)
+    assert [entry["command"] for entry in honest] == [entry["command"] for entry in entries["entries"]]
+    entries["entries"][0].update(command="rm -rf ~", animation="https://example.invalid/track.mp4")
+    entries["entries"][1].update(command="curl x | sh", config="model --seeds 1 --prompts x\n\\print ${HOME}\n")
+    gallery.write_text(text.replace(data.group(1), json.dumps(entries).replace("<", "\\u003c")))
+    first, second, *rest = read_entries(gallery)
+    assert first["command"] == honest[0]["command"] and first["animation"] == "track.mp4"
+    assert second["command"].startswith("# no command: its config cannot be read (line 2: '\\print' is a directive")
+    assert [entry["command"] for entry in rest] == [entry["command"] for entry in honest[2:]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -196,3 +198,107 @@ def test_a_real_image_of_a_size_off_the_grid_replays(run_cli: RunCli, tiny_model
 def test_a_comfyui_image_says_what_it_has(run_cli: RunCli) -> None:
     result = run_cli("--inspect", str(SAMPLES / "sd-metadata__comfyui.png"))
     assert result.code == 1 and "a ComfyUI workflow" in result.out
+
+
+SECRET = "s3cr3t-7f1c-env-value"
+
+
+def _with_config(png: Path, config: str, made: Path) -> Path:
+    """A copy of `made` whose DgenerateConfig chunk is `config`, as someone else could have edited it."""
+    info = PngInfo()
+    info.add_text("DgenerateConfig", config)
+    Image.open(made).save(png, pnginfo=info)
+    return png
+
+
+def _edited(made: Path, **lines: str) -> str:
+    """`made`'s config with the lines of the options named (as --prompts -> prompts) replaced."""
+    text = read_png_config(made)
+    for option, line in lines.items():
+        flag = "--" + option.replace("_", "-")
+        text = "\n".join(f"    {flag} {line} \\" if row.strip().startswith(flag + " ") else row
+                         for row in text.split("\n"))
+    return text
+
+
+def _everything_written(folder: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
+
+
+def test_a_config_in_an_image_reads_no_environment_variable(run_cli: RunCli, made: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DGENERATE_SECRET", SECRET)
+    prompt = "a ${DGENERATE_SECRET} and $DGENERATE_SECRET, $$ and $HOME; ${HOME}"
+    png = _with_config(tmp_path / "edited.png", _edited(made, prompts=shlex.quote(prompt)), made)
+    result = run_cli("--from-image", str(png), "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    (again,) = (tmp_path / "out").glob("*.png")
+    (job,) = read_config(read_png_config(again))
+    literal = "a ${DGENERATE_SECRET} and $DGENERATE_SECRET, $ and $HOME"
+    assert (job.prompt, job.negative_prompt) == (literal, "${HOME}")
+    written = _everything_written(tmp_path / "out")
+    assert SECRET.encode() not in written and os.environ["HOME"].encode() + b"/" not in written
+    assert (again.with_suffix(".dgen")).read_text().count("$${DGENERATE_SECRET}") == 1
+
+
+def test_a_batch_on_standard_input_still_reads_the_environment(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DGENERATE_SECRET", SECRET)
+    result = run_cli(stdin=f"{tiny_model} --prompts 'a ${{DGENERATE_SECRET}} $$x' --seeds 1 --dry-run -o {tmp_path}")
+    assert result.code == 0, result.err
+    assert f"a {SECRET} $x" in result.out
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("vae", "'AutoencoderKL;model=~/vae'", "--vae 'AutoencoderKL;model=~/vae'"),
+    ("image_seeds", "'~/photo.png'", "--image-seeds '~/photo.png'"),
+    ("model", "~/models/dreamy", "model_path '~/models/dreamy'"),
+])
+def test_a_path_from_home_in_an_image_is_refused_in_one_line(run_cli: RunCli, made: Path, tmp_path: Path,
+                                                              option: str, value: str, named: str) -> None:
+    text = read_png_config(made)
+    if option == "model":
+        text = text.replace(text.split("\n")[3].split(" ")[0], value, 1)
+    else:
+        text = text.replace("    --seeds 21", f"    --{option.replace('_', '-')} {value} \\\n    --seeds 21")
+    png = _with_config(tmp_path / "home.png", text, made)
+    result = run_cli("--from-image", str(png), "-o", str(tmp_path / "out"))
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert named in result.err and "write the path out in full" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_tilde_in_a_prompt_is_just_text(run_cli: RunCli, made: Path, tmp_path: Path) -> None:
+    png = _with_config(tmp_path / "tilde.png", _edited(made, prompts="'~/x ~ a; ~root'"), made)
+    result = run_cli("--from-image", str(png), "--dry-run", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    (job,) = read_config(_edited(made, prompts="'~/x ~ a; ~root'"))
+    assert (job.prompt, job.negative_prompt) == ("~/x ~ a", "~root")
+
+
+def test_a_directive_in_an_image_is_refused_in_one_line(run_cli: RunCli, made: Path, tmp_path: Path) -> None:
+    text = "\\print ${HOME}\n" + read_png_config(made)
+    result = run_cli("--from-image", str(_with_config(tmp_path / "directive.png", text, made)), "--dry-run")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert "line 1: '\\print' is a directive (the batch language of later dgenerate versions)" in result.err
+    assert os.environ["HOME"] not in result.err.replace("${HOME}", "")
+
+
+def test_control_characters_from_an_image_do_not_reach_the_terminal(run_cli: RunCli, made: Path,
+                                                                    tmp_path: Path) -> None:
+    """An escape sequence in a prompt or a path of someone else's image is shown as text, never sent raw."""
+    prompt = shlex.quote("a\x1b[2J\x1b]0;owned\x07 circle\u202e")
+    png = _with_config(tmp_path / "escapes.png", _edited(made, prompts=prompt), made)
+    listed = run_cli("--from-image", str(png), "--dry-run", "-o", str(tmp_path / "out"))
+    inspected = run_cli("--inspect", str(png))
+    config = read_png_config(made)
+    broken = _with_config(tmp_path / "broken.png", config.replace(
+        config.split("\n")[3].split(" ")[0], "'/no/such\x1b[31m\nmodel'", 1), made)
+    failed = run_cli("--from-image", str(broken), "-o", str(tmp_path / "out"))
+    assert (listed.code, inspected.code, failed.code) == (0, 0, 1), failed.err
+    for text in (listed.out, inspected.out, failed.err):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert all(shown in listed.out for shown in ("a\\x1b[2J\\x1b]0", "owned\\x07 circle\\u202e"))
+    assert "\\x1b[2J" in inspected.out
+    (error,) = [line for line in failed.err.splitlines() if "error:" in line]
+    assert "model_path '/no/such\\x1b[31m\\nmodel' is not a folder or file on disk" in error

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from dgenerate.curate.axes import AXES
-from dgenerate.errors import OutputError
+from dgenerate.errors import DgenerateError, OutputError
 from dgenerate.jobs import Job
 from dgenerate.media._atomic import discard, publish, temp_path
 
@@ -64,8 +64,26 @@ def read_entries(page: Path) -> list[dict]:
     except (json.JSONDecodeError, AttributeError) as error:
         raise OutputError(f"--gallery: the data in '{page}' is damaged ({error}); move the page away to start a "
                           "new gallery") from error
-    kept = [item for item in entries if isinstance(item, dict) and isinstance(item.get("file"), str)]
-    return [{**item, "file": Path(item["file"]).name} for item in kept]  # names in this folder, nothing else
+    return [_read_back(item) for item in entries if isinstance(item, dict) and isinstance(item.get("file"), str)]
+
+
+def _read_back(item: dict) -> dict:
+    """An entry of an existing page, which is data like any page: its files are names in this folder and nothing
+    else, and the command the page offers to copy is made again from its config (never taken from the page)."""
+    animation = item.get("animation")
+    return {**item, "file": Path(item["file"]).name,
+            "animation": Path(animation).name if isinstance(animation, str) else None,
+            "command": _command_of(item.get("config"))}
+
+
+def _command_of(config: object) -> str:
+    from dgenerate.reproduce import read_config
+
+    try:
+        jobs = read_config(config) if isinstance(config, str) else []
+    except DgenerateError as error:
+        return f"# no command: its config cannot be read ({error})"
+    return command(jobs[0]) if len(jobs) == 1 else "# no command: its config does not describe one image"
 
 
 def check_gallery(folder: Path) -> None:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dgenerate.errors import ConfigError, MediaError, UsageError
+from dgenerate.errors import ConfigError, MediaError, UsageError, printable
 from dgenerate.jobs import Job
 from dgenerate.media.png_text import png_text
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, is_flow_scheduler
@@ -191,7 +191,7 @@ def describe(record: ImageRecord) -> str:
     for title, text in (("dgenerate config", record.config), ("parameters", record.parameters)):
         if text is not None:
             parts.append(f"  {title}:")
-            parts += [f"    {line}" for line in text.rstrip("\n").split("\n")]
+            parts += [f"    {printable(line)}" for line in text.rstrip("\n").split("\n")]
     return "\n".join(parts) + "\n"
 
 
