@@ -97,6 +97,23 @@ class RenderWorker:
     def models_loaded(self) -> int:
         return self.cache.loads
 
+    def visible_devices(self) -> str | None:
+        """The GPUs Ray gave this worker, as CUDA sees them (CUDA_VISIBLE_DEVICES)."""
+        import os
+
+        return os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def _check_gpus(gpus: int, workers: int | None, device: str) -> None:
+    """Each GPU worker owns one whole GPU: a worker more than the cluster's GPUs would wait for one forever."""
+    if gpus == 0:
+        raise UsageError(f"--device {device}: the Ray cluster has no GPU; give --device cpu, or start the cluster on "
+                         "machines with GPUs")
+    if workers is not None and workers > gpus:
+        raise UsageError(f"--workers {workers} is more than the {gpus} GPU{'s' if gpus > 1 else ''} of the Ray "
+                         f"cluster, and each worker owns one GPU; give --workers {gpus} or fewer (or leave it out: one "
+                         "worker per GPU)")
+
 
 class RayBackend:
     """Jobs rendered by `workers` actors on the Ray cluster at `address` (None: a local Ray for this backend's life;
@@ -136,7 +153,9 @@ class RayBackend:
         processor = "gpu" if device.startswith("cuda") else "cpu"
         if processor not in self.actors:
             gpus = int(self.ray.cluster_resources().get("GPU", 0))
-            count = self.workers or (gpus if processor == "gpu" and gpus else 1)
+            if processor == "gpu":
+                _check_gpus(gpus, self.workers, device)
+            count = self.workers or (gpus if processor == "gpu" else 1)
             if self.counter is None:
                 self.counter_name = f"dgenerate-progress-{uuid.uuid4().hex}"
                 self.counter = self.ray.remote(StepCounter).options(num_cpus=0, name=self.counter_name).remote()
