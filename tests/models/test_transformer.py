@@ -65,7 +65,8 @@ def test_a_transformer_that_does_not_fit_is_one_line_before_any_work(
     path = given.format(sd3_transformer=sd3_transformer, flux_transformer=flux_transformer, sd3=tiny_sd3, tmp=tmp_path)
     result = run_cli(str({"flux": tiny_flux, "sd3": tiny_sd3}[model]), "--transformer", path, *CPU,
                      "-o", str(tmp_path / "out"))
-    assert result.code == 1 and "Traceback" not in result.err and "images:" not in result.err, result.err
+    assert result.code == 1 and "Traceback" not in result.err and "wrote" not in result.err, result.err
+    assert not any((tmp_path / "out").glob("*")), "nothing written"
     (line,) = [line for line in result.err.splitlines() if line.startswith("dgenerate: error:")]
     assert re.search(message, line), line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -102,3 +103,27 @@ def test_the_transformer_is_recorded_and_refused_where_there_is_none(run_cli: Ru
         job, "test")
     result = run_cli(str(tiny_model), "--transformer", str(flux_transformer), *CPU, "-o", str(tmp_path / "sd"))
     assert result.code == 2 and "--transformer is for Stable Diffusion 3 and Flux models" in result.err
+
+
+@pytest.mark.parametrize("prefix", ["", "model.diffusion_model."])
+def test_a_flux_file_in_the_original_layout_of_another_width_is_one_line(run_cli: RunCli, tiny_flux: Path,
+                                                                         tmp_path: Path, prefix: str) -> None:
+    """diffusers converts Black Forest Labs' layout at FLUX.1's width (3072) only: for a narrower transformer, as the
+    tiny Flux's, a file in that layout is refused before any work rather than failing inside the converter."""
+    import json
+
+    import torch
+
+    config = json.loads((tiny_flux / "transformer" / "config.json").read_text())
+    width = config["num_attention_heads"] * config["attention_head_dim"]
+    assert width != 3072
+    file = tmp_path / "bfl.safetensors"
+    save_file({f"{prefix}double_blocks.0.img_attn.qkv.weight": torch.zeros(3 * width, width),
+               f"{prefix}single_blocks.0.linear1.weight": torch.zeros(7 * width, width)}, file)
+    result = run_cli(str(tiny_flux), "--transformer", str(file), *CPU, "-o", str(tmp_path / "out"))
+    assert result.code == 1 and "Traceback" not in result.err, result.err
+    (line,) = [line for line in result.err.splitlines() if line.startswith("dgenerate: error:")]
+    assert (f"is in the original Flux layout, and the transformer of model_path '{tiny_flux}' is {width} wide, and "
+            "diffusers converts that layout only at FLUX.1's width of 3072; give the transformer in the diffusers "
+            "layout") in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

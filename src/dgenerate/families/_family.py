@@ -86,6 +86,10 @@ def _unchanged(job: Job) -> Job:
     return job
 
 
+def _converted(_config: Mapping[str, Any]) -> str | None:
+    return None
+
+
 def _first_checkpoint(index: Mapping[str, Any]) -> int:  # noqa: ARG001 - one architecture: the first
     return 0
 
@@ -122,6 +126,9 @@ class Family:
     load_arguments: Callable[[ModelSpec], dict[str, Any]] = _none  # from_pretrained arguments of its own
     check_loaded: Callable[[ModelSpec, Any], None] = _accept  # a loaded pipeline is what the spec said
     checkpoint_of_index: Callable[[Mapping[str, Any]], int] = _first_checkpoint  # a '<stem>.config' folder's
+    # why diffusers cannot convert a transformer of this configuration (its config.json) from the original layout;
+    # None where it can
+    original_layout_refusal: Callable[[Mapping[str, Any]], str | None] = _converted
 
     @property
     def label(self) -> str:

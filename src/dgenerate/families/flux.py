@@ -3,6 +3,9 @@ flow matching on sigmas of its own, embedded (distilled) guidance and optional t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from dgenerate.families._family import (
     MAX_SEQUENCE_LENGTH,
     TRANSFORMER,
@@ -25,6 +28,17 @@ def _a1111_guidance(job: Job) -> str:
     return (f"CFG scale: {format_number(job.true_guidance_scale)}, "
             f"Distilled CFG Scale: {format_number(job.guidance_scale)}")
 
+
+def _original_layout_refusal(config: Mapping[str, Any]) -> str | None:
+    """diffusers' converter of Black Forest Labs' layout fixes FLUX.1's width (inner_dim 3072): a transformer of another
+    width (a tiny or a narrowed one) cannot be read that way."""
+    width = int(config.get("num_attention_heads", 24)) * int(config.get("attention_head_dim", 128))
+    if width == _FLUX1_WIDTH:
+        return None
+    return f"{width} wide, and diffusers converts that layout only at FLUX.1's width of {_FLUX1_WIDTH}"
+
+
+_FLUX1_WIDTH = 3072
 
 FAMILY = Family(
     model_type="torch-flux",
@@ -54,4 +68,5 @@ FAMILY = Family(
                       "which fills the white of a mask: give --image-seeds 'image;mask'"),),
     strength_steps=flow_steps,
     a1111_guidance=_a1111_guidance,
+    original_layout_refusal=_original_layout_refusal,
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dgenerate.errors import ModelError, ModelNotFoundError
-from dgenerate.families import article, family, transformer_weights_of
+from dgenerate.families import article, checkpoint, family, transformer_weights_of
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.location import config_folder
 from dgenerate.models.paths import (
@@ -24,6 +24,7 @@ from dgenerate.models.paths import (
     config_class_name,
     first_line,
     looks_like_path,
+    read_json,
 )
 from dgenerate.models.single_file import (
     PICKLED_SUFFIXES,
@@ -56,7 +57,9 @@ def check_transformer(model: ModelSpec) -> None:
         if not path.is_file():
             raise ModelNotFoundError(f"{option}: no such file; check the path")
         if path.suffix.lower() == ".safetensors":
-            _check_family(weight_names(path, option), option, model)
+            names = weight_names(path, option)
+            _check_family(names, option, model)
+            _check_convertible(names, option, config_folder(model) / "transformer", model)
     elif looks_like_path(model.transformer):
         _check_class(_folder(model), _class_of(model), option)
 
@@ -117,6 +120,7 @@ def _from_file(cls: Any, path: Path, model_folder: Path, dtype: Any, model: Mode
     if detect_architecture(names) is None:  # the diffusers layout, of another configuration
         raise ModelError(f"{option} does not fit the model's transformer: {_layout_difference(names, expected)}; give "
                          f"a transformer fine-tuned from the model {model.path!r}")
+    _check_convertible(names, option, config, model)
     weights: Any = load_pickled(path, option) if path.suffix.lower() in PICKLED_SUFFIXES else os.fspath(path)
     try:
         return cls.from_single_file(weights, config=os.fspath(model_folder), subfolder="transformer", dtype=dtype,
@@ -124,6 +128,18 @@ def _from_file(cls: Any, path: Path, model_folder: Path, dtype: Any, model: Mode
     except (ValueError, RuntimeError, KeyError, IndexError) as error:
         raise ModelError(f"{option}: its weights do not fit the model's transformer ({mismatch(error)}); give a "
                          f"transformer fine-tuned from the model {model.path!r}") from error
+
+
+def _check_convertible(names: set[str], option: str, config: Path, model: ModelSpec) -> None:
+    """A file in the original layout is read through diffusers' converter, which some configurations it cannot take."""
+    architecture = detect_architecture(names)
+    if architecture is None:
+        return
+    refusal = family(model.model_type).original_layout_refusal(read_json(config / "config.json", option))
+    if refusal is not None:
+        raise ModelError(f"{option} is in the original {checkpoint(architecture)[1].name} layout, and the transformer "
+                         f"of model_path {model.path!r} is {refusal}; give the transformer in the diffusers layout (a "
+                         "folder, or a .safetensors file saved by diffusers)")
 
 
 def _layout_difference(names: set[str], expected: set[str]) -> str:
