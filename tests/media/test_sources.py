@@ -252,3 +252,34 @@ def test_truncated_webp_gives_a_media_error(media: dict[str, Path], tmp_path: Pa
     path.write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(MediaError, match=r"cut\.webp"):
         read_all(path)
+
+
+def _cut(data: bytes, share: float) -> bytes:
+    return data[: int(len(data) * share)]
+
+
+@pytest.mark.parametrize(("name", "make", "says"), [
+    ("zeros.png", lambda _: b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
+     "is not a readable image: it has a PNG signature but the data is damaged"),
+    ("cut.png", lambda media: _cut(media["png"].read_bytes(), 0.6),
+     "is not a readable image: it has a PNG signature but the data is damaged"),
+    ("cut.jpg", lambda media: _cut(media["jpg"].read_bytes(), 0.1),
+     "is not a readable image: it has a JPEG signature but the data is damaged"),
+    ("named-as-a-video.mp4", lambda _: b"GIF89a" + bytes(range(40)),
+     "is not a readable image: it has a GIF signature but the data is damaged"),
+    ("junk.mp4", lambda _: b"\x00\x00\x00\x18ftypmp42" + bytes(range(200)),
+     "is not a readable video: it has an MP4 signature but the data is damaged"),
+    ("photo.heic", lambda _: b"\x00\x00\x00\x18ftypheic" + bytes(64),
+     "is not a readable image: it has a HEIF signature, which this installation does not decode"),
+    ("notes.png", lambda _: b"hello, these are my notes\n",
+     "is neither an image nor a video: its first bytes b'hello, these are' are no image or video format's"),
+    ("empty.gif", lambda _: b"", "is neither an image nor a video: it is empty (0 bytes)"),
+])
+def test_an_unreadable_input_is_named_for_what_its_first_bytes_say(
+        media: dict[str, Path], tmp_path: Path, name: str, make: Callable[[dict[str, Path]], bytes], says: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(make(media))
+    with pytest.raises(MediaError) as caught:
+        read_all(path)
+    assert str(caught.value).startswith(f"--image-seeds '{path}' {says}"), str(caught.value)
+    assert "\n" not in str(caught.value)

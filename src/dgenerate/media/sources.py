@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dgenerate.errors import MediaError
 from dgenerate.media._display import DisplayTransform, display_transform, first_frame_matrix
+from dgenerate.media._signature import Signature, signature
 from dgenerate.media.info import MediaInfo, resolve_slice, sliced_info
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 _ANIMATED_FORMATS = {"GIF": Fraction(1, 100), "WEBP": Fraction(1, 1000), "PNG": Fraction(0)}
 # Pillow recognises these headers but cannot decode the video inside.
 _VIDEO_FORMATS = {"MPEG"}
+# Image formats Pillow decodes only with a plugin that may not be installed.
+_OPTIONAL_FORMATS = {"AVIF", "HEIF"}
 # Containers where a seek lands on a keyframe at or before the target and pts give frame numbers.
 _SEEKABLE_CONTAINERS = {"mov", "mp4", "matroska", "webm"}
 _FALLBACK_FPS = Fraction(10)
@@ -74,12 +77,29 @@ def open_media(path: Path, frame_start: int | None = None, frame_end: int | None
     webp = _open_webp_animation(path, frame_start, frame_end)
     if webp is not None:
         return webp
-    image = _open_with_pillow(path)
+    claimed = signature(path)
+    image = _open_with_pillow(path, claimed)
     if image is None:
-        return _open_video(path, frame_start, frame_end)
+        return _open_video(path, frame_start, frame_end, claimed)
     if image.format in _ANIMATED_FORMATS and _animation_length(path, image) > 1:
         return _open_animation(path, image, frame_start, frame_end)
-    return _open_still(path, image)
+    return _open_still(path, image, claimed)
+
+
+def _unreadable(path: Path, claimed: Signature | None, error: object) -> str:
+    """One line on an input that cannot be read, named for what its first bytes say it is."""
+    given = f"--image-seeds '{path}'"
+    if claimed is None:
+        with open(path, "rb") as file:
+            head = file.read(16)
+        found = f"its first bytes {head!r} are no image or video format's" if head else "it is empty (0 bytes)"
+        return f"{given} is neither an image nor a video: {found} ({error}); use a video, GIF, WebP, PNG or JPEG file"
+    if claimed.name in _OPTIONAL_FORMATS:
+        return (f"{given} is not a readable image: it has {claimed.described}, which this installation does not "
+                f"decode ({error}); convert it to PNG or JPEG")
+    kind = "image" if claimed.image else "video"
+    return (f"{given} is not a readable {kind}: it has {claimed.described} but the data is damaged ({error}); "
+            "replace the file or export it again")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -91,15 +111,18 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _open_with_pillow(path: Path) -> Image.Image | None:
+def _open_with_pillow(path: Path, claimed: Signature | None) -> Image.Image | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
         image = Image.open(path)
-    except UnidentifiedImageError:
+    except UnidentifiedImageError as error:
+        if claimed is not None and claimed.image:
+            raise MediaError(_unreadable(path, claimed, error)) from error
         return None
     except OSError as error:
-        raise MediaError(f"cannot read '{path}': {error}") from error
+        known = _unreadable(path, claimed, error) if claimed and claimed.image else f"cannot read '{path}': {error}"
+        raise MediaError(known) from error
     if image.format in _VIDEO_FORMATS:
         image.close()
         return None
@@ -119,14 +142,14 @@ def _default_image_offset(image: Image.Image) -> int:
     return 1 if image.format == "PNG" and getattr(image, "default_image", False) else 0
 
 
-def _open_still(path: Path, image: Image.Image) -> FrameSource:
+def _open_still(path: Path, image: Image.Image, claimed: Signature | None) -> FrameSource:
     from PIL import ImageOps
 
     try:
         with image:
             frame = to_rgb(ImageOps.exif_transpose(image) or image)
     except _PILLOW_ERRORS as error:
-        raise MediaError(f"cannot decode image '{path}': {error!r}") from error
+        raise MediaError(_unreadable(path, claimed or Signature(str(image.format), image=True), error)) from error
     info = MediaInfo(frame.width, frame.height, fps=None, frame_count=1, animated=False)
     return FrameSource(path, info, iter([frame]), lambda: None)
 
@@ -188,20 +211,18 @@ def _webp_frames(path: Path, file: BinaryIO, canvas: tuple[int, int], first: int
         raise MediaError(f"cannot decode frame {index} of '{path}': {error!r}") from error
 
 
-def _open_video(path: Path, start: int | None, end: int | None) -> FrameSource:
+def _open_video(path: Path, start: int | None, end: int | None, claimed: Signature | None) -> FrameSource:
     import av
 
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
-        raise MediaError(
-            f"cannot read '{path}' as an image or a video ({error}); use a video, GIF, WebP, PNG or JPEG file"
-        ) from error
+        raise MediaError(_unreadable(path, claimed, error)) from error
     try:
         return _video_source(path, container, start, end)
     except av.FFmpegError as error:
         container.close()
-        raise MediaError(f"cannot read video '{path}': {error}") from error
+        raise MediaError(_unreadable(path, claimed, error)) from error
     except BaseException:
         container.close()
         raise
