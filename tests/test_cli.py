@@ -92,7 +92,7 @@ def test_version() -> None:
 
 def test_abbreviated_option_from_the_reference_examples_is_accepted(run_cli: RunCli, tiny_model: Path) -> None:
     result = run_cli(str(tiny_model), "--guidance-scale", "12", "--seeds", "1", "--dry-run")
-    assert result.code == 0 and "s_1_g_12_i_30_step_1" in result.out
+    assert result.code == 0 and "s_1_g_12-0_i_30_step_1" in result.out
 
 
 def test_cpu_threads_past_the_ceiling_is_an_argument_error() -> None:
@@ -103,3 +103,18 @@ def test_cpu_threads_past_the_ceiling_is_an_argument_error() -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == ("dgenerate: error: --cpu-threads 1000000 is out of range: use 1 to 256 (this "
                                      f"machine has {os.cpu_count()} logical CPUs)")
+
+
+def test_a_prefix_too_long_for_a_file_name_is_an_argument_error(run_cli: RunCli, tiny_model: Path,
+                                                                tmp_path: Path) -> None:
+    grid = (str(tiny_model), "--seeds", "1", "123456789", "--guidance-scales", "7.25", "--dry-run", "-o", str(tmp_path))
+    result = run_cli(*grid, "--output-prefix", "é" * 120)
+    assert result.code == 2 and "Traceback" not in result.err
+    (line,) = result.err.strip().splitlines()
+    room = int(re.search(r"shorten it to at most (\d+) bytes", line).group(1))  # type: ignore[union-attr]
+    assert "(240 bytes) makes file names of up to" in line and "past the 255 file systems allow" in line
+    fits = run_cli(*grid, "--output-prefix", "x" * room)
+    assert fits.code == 0, fits.err
+    name = next(word for word in fits.out.split() if word.endswith(".png"))
+    assert len(Path(name).name.encode()) <= 255 - len("_999")
+    assert run_cli(*grid, "--output-prefix", "x" * (room + 1)).code == 2

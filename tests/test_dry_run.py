@@ -41,22 +41,22 @@ def test_dry_run_lists_exactly_what_the_run_writes(run_cli: RunCli, tiny_model: 
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / "s_1_g_5_i_2_step_1.png").write_bytes(b"taken")  # the run must step around it, and the dry run says so
+    (out / "s_1_g_5-0_i_2_step_1.png").write_bytes(b"taken")  # the run must step around it, and the dry run says so
     argv = (str(tiny_model), "--prompts", "a", "b; c", "--seeds", "1", "2", "--batch-size", "2", "--output-size",
             "64x48", "--output-configs", *FAST, "-o", str(out))
     with monkeypatch.context() as patch:
         _forbid_loading(patch)
         dry = run_cli(*argv, "--dry-run")
     assert dry.code == 0, dry.err
-    assert sorted(p.name for p in out.iterdir()) == ["s_1_g_5_i_2_step_1.png"], "a dry run writes nothing"
+    assert sorted(p.name for p in out.iterdir()) == ["s_1_g_5-0_i_2_step_1.png"], "a dry run writes nothing"
     lines = dry.out.splitlines()
     assert lines[0] == "4 images (2 prompts x 2 seeds x 1 guidance scale x 1 inference steps value)"
-    assert lines[1].startswith(f"{out}/s_1_g_5_i_2_step_1_2.png 64x48 job ")
+    assert lines[1].startswith(f"{out}/s_1_g_5-0_i_2_step_1_2.png 64x48 job ")
     listed = _listed(dry.out)
     assert len(listed) == 8
     real = run_cli(*argv)
     assert real.code == 0, real.err
-    assert listed == set(out.iterdir()) - {out / "s_1_g_5_i_2_step_1.png"}
+    assert listed == set(out.iterdir()) - {out / "s_1_g_5-0_i_2_step_1.png"}
     ids = {line.split(" job ")[1].split(",")[0] for line in lines[1:] if " job " in line}
     assert ids == {recorded_job_id(path.read_text()) for path in out.glob("*.dgen")}, "the ids the configs record"
 
@@ -73,8 +73,8 @@ def test_each_dry_run_command_makes_its_image(run_cli: RunCli, tiny_model: Path,
     words[words.index("--output-path") + 1] = str(tmp_path / "alone")
     assert run_cli(*words).code == 0
     (alone,) = (tmp_path / "alone").glob("*.png")
-    assert alone.name == "s_5_g_5_i_2_step_1.png", "alone, the image is the first of its own grid"
-    assert alone.read_bytes() == (tmp_path / "grid" / "s_5_g_5_i_2_step_2.png").read_bytes(), "same shape and slot"
+    assert alone.name == "s_5_g_5-0_i_2_step_1.png", "alone, the image is the first of its own grid"
+    assert alone.read_bytes() == (tmp_path / "grid" / "s_5_g_5-0_i_2_step_2.png").read_bytes(), "same shape and slot"
 
 
 def test_dry_run_of_an_animation_lists_the_animation_and_its_frames(run_cli: RunCli, tiny_model: Path,
@@ -87,7 +87,7 @@ def test_dry_run_of_an_animation_lists_the_animation_and_its_frames(run_cli: Run
         _forbid_loading(patch)
         dry = run_cli(*argv, "--dry-run")
     assert dry.code == 0, dry.err
-    stem = f"{tmp_path}/out/s_3_st_0.8_g_5_i_2_step_1"
+    stem = f"{tmp_path}/out/s_3_st_0-8_g_5-0_i_2_step_1"
     assert dry.out.splitlines()[1].startswith(f"{stem}.mp4 64x48 job ")
     assert f"animation of 3 frames, written also as {stem}_frame_1.png ... {stem}_frame_3.png" in dry.out
     assert run_cli(*argv).code == 0
@@ -106,7 +106,7 @@ def test_dry_run_on_one_line_of_a_batch_renders_nothing_for_that_line(run_cli: R
     assert result.code == 0, result.err
     assert len(list((tmp_path / "real").glob("*.png"))) == 1
     assert not (tmp_path / "dry").exists()
-    assert f"{tmp_path}/dry/s_2_g_5_i_2_step_1.png 64x64 job " in result.out
+    assert f"{tmp_path}/dry/s_2_g_5-0_i_2_step_1.png 64x64 job " in result.out
 
 
 def test_dry_run_reads_the_image_seeds_header_for_the_size(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_grid_is_every_combination_with_seed_fastest() -> None:
     assert [(j.prompt, j.guidance_scale, j.seed) for j in jobs[:4]] == [
         ("a", 5.0, 1), ("a", 5.0, 2), ("a", 7.5, 1), ("a", 7.5, 2)]
     assert [j.index for j in jobs] == list(range(1, 9))
-    assert image_stem(jobs[2]) == "s_1_g_7.5_i_10_step_3"
+    assert image_stem(jobs[2]) == "s_1_g_7-5_i_10_step_3"
     assert describe_grid(request).startswith("8 images (2 prompts x 2 seeds x 2 guidance scales")
 
 

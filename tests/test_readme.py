@@ -37,7 +37,7 @@ def test_text_to_image_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path
     assert result.code == 0, result.err
     pngs = sorted((tmp_path / "shapes").glob("*.png"))
     assert len(pngs) == 8 and len(list((tmp_path / "shapes").glob("*.dgen"))) == 8
-    assert pngs[0].name == "s_1_g_3_i_20_step_1.png"
+    assert pngs[0].name == "s_1_g_3-0_i_20_step_1.png"
 
 
 def test_curation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

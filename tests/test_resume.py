@@ -32,7 +32,7 @@ def test_resume_skips_what_is_made_and_makes_the_rest_as_one_run_would(run_cli: 
     expected = contents(tmp_path / "whole")
     partial = tmp_path / "partial"
     partial.mkdir()
-    for name in ("s_1_g_5_i_2_step_1", "s_3_g_5_i_2_step_6"):  # as if a run had stopped after making these
+    for name in ("s_1_g_5-0_i_2_step_1", "s_3_g_5-0_i_2_step_6"):  # as if a run had stopped after making these
         for suffix in (".png", ".dgen"):
             (partial / f"{name}{suffix}").write_bytes((tmp_path / "whole" / f"{name}{suffix}").read_bytes())
     result = run_cli(str(tiny_model), *GRID, "--inference-steps", "2", "--resume", "-o", str(partial))
@@ -41,6 +41,23 @@ def test_resume_skips_what_is_made_and_makes_the_rest_as_one_run_would(run_cli: 
     assert contents(partial) == expected
     again = run_cli(str(tiny_model), *GRID, "--inference-steps", "2", "--resume", "-o", str(partial))
     assert again.code == 0 and "6 of 6 images are already made" in again.err and contents(partial) == expected
+
+
+def test_a_deleted_image_whose_config_was_kept_is_made_again_under_its_own_name(run_cli: RunCli, tiny_model: Path,
+                                                                               tmp_path: Path) -> None:
+    first = run_cli(str(tiny_model), *GRID, "--inference-steps", "2", "-o", str(tmp_path))
+    assert first.code == 0, first.err
+    expected = contents(tmp_path)
+    (tmp_path / "s_2_g_5-0_i_2_step_2.png").unlink()  # the config beside it is kept: an orphan of the same job
+    result = run_cli(str(tiny_model), *GRID, "--inference-steps", "2", "--resume", "-o", str(tmp_path))
+    assert result.code == 0 and "5 of 6 images are already made; making the other 1" in result.err, result.err
+    assert contents(tmp_path) == expected
+    (tmp_path / "s_2_g_5-0_i_2_step_2.png").unlink()  # a config of another job under that name keeps it
+    (tmp_path / "s_2_g_5-0_i_2_step_2.dgen").write_bytes(expected["s_1_g_5-0_i_2_step_1.dgen"])
+    other = run_cli(str(tiny_model), *GRID, "--inference-steps", "2", "--resume", "-o", str(tmp_path))
+    assert other.code == 0, other.err
+    assert (tmp_path / "s_2_g_5-0_i_2_step_2.dgen").read_bytes() == expected["s_1_g_5-0_i_2_step_1.dgen"]
+    assert (tmp_path / "s_2_g_5-0_i_2_step_2_2.dgen").read_bytes() == expected["s_2_g_5-0_i_2_step_2.dgen"]
 
 
 def test_resume_goes_by_job_id_not_by_name(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
@@ -94,7 +111,7 @@ def test_a_stopped_grid_keeps_whole_files_says_how_far_it_got_and_resumes(
     result = run_cli(*argv, "--inference-steps", "20", "--resume", "-o", str(tmp_path / "out"))
     assert result.code == 0, result.err
     names = {path.name for path in (tmp_path / "out").glob("*.png")}
-    assert names == {f"s_{seed}_g_5_i_20_step_{seed + 1}.png" for seed in range(30)}, "the first run's names, once"
+    assert names == {f"s_{seed}_g_5-0_i_20_step_{seed + 1}.png" for seed in range(30)}, "the first run's names, once"
 
 
 def test_sigterm_during_an_animation_leaves_a_playable_file(tiny_model: Path, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ from dgenerate.models.schedulers import (
     canonical_scheduler_name,
     flow_matching_types,
 )
-from dgenerate.naming import format_number
+from dgenerate.naming import check_name_lengths, format_number
 from dgenerate.plan import (
     DEFAULT_GUIDANCE_SCALE,
     DEFAULT_INFERENCE_STEPS,
@@ -387,6 +387,7 @@ def parse_invocation(argv: Sequence[str]) -> tuple[RenderRequest, argparse.Names
         raise UsageError("--resume recognises finished images by the job id their config records: add "
                          "--output-configs or --output-metadata (the run being resumed needed one of them too)")
     request = request_from_args(args)
+    check_name_lengths(cells(request))
     if request.model.model_type != AUTO_MODEL_TYPE:  # else the model's family is known once it is read
         check_options(next(cells(request)), family(request.model.model_type), f"--model-type {args.model_type}")
     return request, args

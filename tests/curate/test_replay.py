@@ -97,7 +97,7 @@ def test_an_automatic1111_image_renders_and_says_what_it_left_out(run_cli: RunCl
     assert result.code == 0, result.err
     assert "not used: Schedule type: Automatic, Model hash" in result.err
     (made,) = (tmp_path / "out").glob("*.png")
-    assert made.name == "s_987654321_g_6.5_i_2_step_1.png"
+    assert made.name == "s_987654321_g_6-5_i_2_step_1.png"
 
 
 def test_an_automatic1111_image_needs_a_model(run_cli: RunCli, tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_a_real_image_of_a_size_off_the_grid_replays(run_cli: RunCli, tiny_model
     result = run_cli(str(tiny_model), "--from-image", str(SAMPLES / "Dataset-Tools__a1111_krhistia_png.png"),
                      "--dry-run", "-o", str(tmp_path))
     assert result.code == 0, result.err
-    assert "s_1912648290_g_7_i_30_step_1.png 888x1152 job" in result.out
+    assert "s_1912648290_g_7-0_i_30_step_1.png 888x1152 job" in result.out
     assert "LoRA The_Many_Colors_of_Krhis_Tia_FFXIV_OC_Illustrious at 0.7 (give it with --lora PATH;0.7)" in result.err
 
 

@@ -29,7 +29,7 @@ def test_grid_writes_one_named_image_per_cell(run_cli: RunCli, tiny_model: Path,
     assert result.code == 0, result.err
     assert "8 images (2 prompts x 2 seeds x 2 guidance scales x 1 inference steps value)" in result.err
     expected = [f"pre_s_{seed}_g_{g}_i_4_step_{n}.png" for n, (g, seed) in
-                enumerate([(g, s) for _ in range(2) for g in ("5", "7.5") for s in (11, 22)], start=1)]
+                enumerate([(g, s) for _ in range(2) for g in ("5-0", "7-5") for s in (11, 22)], start=1)]
     assert _pngs(tmp_path) == sorted(expected)
     images = [_pixels(tmp_path / name) for name in expected]
     assert all(image.shape == (64, 64, 3) for image in images)
@@ -114,19 +114,20 @@ def test_batch_argument_error_stops_before_any_work(run_cli: RunCli, tiny_model:
 def test_existing_images_are_never_overwritten(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
     args = (str(tiny_model), "--seeds", "9", "-o", str(tmp_path), "--output-configs", *FAST)
     assert run_cli(*args, "--prompts", "first").code == 0
-    before = (tmp_path / "s_9_g_5_i_4_step_1.png").read_bytes()
+    before = (tmp_path / "s_9_g_5-0_i_4_step_1.png").read_bytes()
     assert run_cli(*args, "--prompts", "second").code == 0
-    assert (tmp_path / "s_9_g_5_i_4_step_1.png").read_bytes() == before
+    assert (tmp_path / "s_9_g_5-0_i_4_step_1.png").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "s_9_g_5_i_4_step_1.dgen", "s_9_g_5_i_4_step_1.png", "s_9_g_5_i_4_step_1_2.dgen", "s_9_g_5_i_4_step_1_2.png"]
-    assert "second" in (tmp_path / "s_9_g_5_i_4_step_1_2.dgen").read_text()
+        "s_9_g_5-0_i_4_step_1.dgen", "s_9_g_5-0_i_4_step_1.png", "s_9_g_5-0_i_4_step_1_2.dgen",
+        "s_9_g_5-0_i_4_step_1_2.png"]
+    assert "second" in (tmp_path / "s_9_g_5-0_i_4_step_1_2.dgen").read_text()
 
 
 def test_generated_seeds_are_printed_and_used(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
     result = run_cli(str(tiny_model), "--gen-seeds", "2", "-o", str(tmp_path), *FAST)
     assert result.code == 0
     seeds = result.err.split("seeds: ")[1].split()[:2]
-    assert _pngs(tmp_path) == sorted(f"s_{seed}_g_5_i_4_step_{n}.png" for n, seed in enumerate(seeds, start=1))
+    assert _pngs(tmp_path) == sorted(f"s_{seed}_g_5-0_i_4_step_{n}.png" for n, seed in enumerate(seeds, start=1))
 
 
 def test_size_not_a_multiple_of_the_model_is_one_line(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_size_not_a_multiple_of_the_model_is_one_line(run_cli: RunCli, tiny_mode
     assert result.code == 2
     assert result.err.strip().splitlines()[-1] == (
         "dgenerate: error: --output-size 60x60 is not a multiple of 8, which this model needs; use for example 56x56")
-    assert not tmp_path.joinpath("s_1_g_5_i_4_step_1.png").exists()
+    assert not tmp_path.joinpath("s_1_g_5-0_i_4_step_1.png").exists()
 
 
 def test_model_missing_offline_is_one_line(run_cli: RunCli, tmp_path: Path) -> None:
@@ -186,6 +187,6 @@ def test_the_library_prints_nothing_unless_asked(tiny_model: Path, tmp_path: Pat
     capsys.readouterr()
     written = dgenerate.render(request)
     assert capsys.readouterr() == ("", ""), "no progress bar and no 'wrote ...' lines from a library call"
-    assert [path.name for path in written] == ["s_1_g_5_i_2_step_1.png", "s_2_g_5_i_2_step_2.png"]
+    assert [path.name for path in written] == ["s_1_g_5-0_i_2_step_1.png", "s_2_g_5-0_i_2_step_2.png"]
     dgenerate.render(request, progress=True)
     assert "wrote " in capsys.readouterr().err

@@ -77,7 +77,7 @@ def test_a_folder_that_cannot_be_written(run_cli: RunCli, tiny_model: Path, read
     result = run_cli(str(tiny_model), *FAST, "-o", str(read_only))
     assert result.code == 1
     assert_one_line(result.err, f"--output-path '{read_only}' is not writable")
-    assert "images:" not in result.err, "refused before any work"
+    assert "seeds:" not in result.err, "refused before the run is announced, before any work"
     missing = run_cli(str(tiny_model), *FAST, "-o", str(read_only / "sub"))
     assert missing.code == 1
     assert_one_line(missing.err, f"--output-path '{read_only / 'sub'}' cannot be created in '{read_only}'")
@@ -103,3 +103,14 @@ def test_a_disk_that_fills_up_mid_animation(run_cli: RunCli, tiny_model: Path, s
     assert_nothing_partial(small_disk)
     assert not list(small_disk.glob("*.mp4")), "no partial animation"
     assert list(small_disk.glob("*_frame_0.png")), "the frames made before the disk filled are kept"
+
+
+@pytest.mark.skipif(not Path("/proc/self/mountinfo").is_file(), reason="Linux's mount table is not here")
+@pytest.mark.parametrize("folder", ["/proc/dgenerate-out", "/sys/kernel/dgenerate/out"])
+def test_a_folder_under_a_system_file_system_is_refused_before_any_work(run_cli: RunCli, tiny_model: Path,
+                                                                       folder: str) -> None:
+    result = run_cli(str(tiny_model), *FAST, "-o", folder)
+    assert result.code == 1
+    mount = "/" + folder.split("/")[1]
+    assert_one_line(result.err, f"--output-path '{folder}' is under '{mount}', a", "file system that the system keeps")
+    assert "give a folder on a disk" in result.err and "seeds:" not in result.err

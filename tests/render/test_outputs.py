@@ -44,10 +44,10 @@ def test_stills_are_written_in_order_with_their_configs(tmp_path: Path) -> None:
     with _stage() as stage:
         for number, job in enumerate(jobs):
             stage.put(Still(job, solid(number), "made here"))
-    assert [paths[0].name for _, paths in stage.written] == ["s_5_g_5_i_2_step_1.png", "s_5_g_5_i_2_step_2.png",
-                                                            "s_6_g_5_i_2_step_3.png"]
+    assert [paths[0].name for _, paths in stage.written] == ["s_5_g_5-0_i_2_step_1.png", "s_5_g_5-0_i_2_step_2.png",
+                                                            "s_6_g_5-0_i_2_step_3.png"]
     assert [identify(Image.open(paths[0])) for _, paths in stage.written] == [0, 1, 2]
-    config = (tmp_path / "s_6_g_5_i_2_step_3.dgen").read_text()
+    config = (tmp_path / "s_6_g_5-0_i_2_step_3.dgen").read_text()
     assert "# made here" in config and read_config(config) == [jobs[2]]
 
 
@@ -67,11 +67,11 @@ def test_a_whole_animation_is_encoded_frame_by_frame_with_its_config(tmp_path: P
             stage.put(result)
         stage.put(AnimationEnd(_animation(job, 0)[0].job, "env"))
     ((_, paths),) = stage.written
-    assert [path.name for path in paths] == ["s_1_st_0.5_g_5_i_2_step_1.mp4",
-                                             *(f"s_1_st_0.5_g_5_i_2_step_1_frame_{n}.png" for n in range(4))]
+    assert [path.name for path in paths] == ["s_1_st_0-5_g_5-0_i_2_step_1.mp4",
+                                             *(f"s_1_st_0-5_g_5-0_i_2_step_1_frame_{n}.png" for n in range(4))]
     with open_media(paths[0]) as source:
         assert [identify(frame) for frame in source] == [0, 1, 2, 3]
-    assert (tmp_path / "s_1_st_0.5_g_5_i_2_step_1.dgen").is_file()
+    assert (tmp_path / "s_1_st_0-5_g_5-0_i_2_step_1.dgen").is_file()
 
 
 def test_a_stop_writes_what_is_queued_and_finishes_the_animation_playable(tmp_path: Path) -> None:
@@ -82,7 +82,8 @@ def test_a_stop_writes_what_is_queued_and_finishes_the_animation_playable(tmp_pa
         for result in _animation(job, 3):
             stage.put(result)
         raise KeyboardInterrupt
-    assert [paths[0].name for _, paths in stage.written] == ["s_9_g_5_i_2_step_2.png"], "the unfinished one is not done"
+    assert [paths[0].name for _, paths in stage.written] == ["s_9_g_5-0_i_2_step_2.png"], \
+        "the unfinished one is not done"
     (animation,) = tmp_path.glob("*.mp4")
     with open_media(animation) as source:
         assert [identify(frame) for frame in source] == [0, 1, 2]
@@ -97,7 +98,7 @@ def test_an_error_writes_what_is_queued_and_leaves_no_unfinished_animation(tmp_p
         for result in _animation(_job(tmp_path, 1, 1), 2):
             stage.put(result)
         raise RuntimeError("a failed frame")
-    assert (tmp_path / "s_9_g_5_i_2_step_2.png").is_file()
+    assert (tmp_path / "s_9_g_5-0_i_2_step_2.png").is_file()
     assert len(list(tmp_path.glob("*_frame_*.png"))) == 2, "the frames made are kept"
     assert not list(tmp_path.glob("*.mp4")) and not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
 

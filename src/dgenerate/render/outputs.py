@@ -4,9 +4,10 @@ one's images are encoded.
 
 Naming rule: when `name.png` (or its `name.dgen`) exists, the image is written as `name_2.png`, then `name_3.png`,
 and so on; the check and the write are one step (a hard link from a temporary file), so two processes writing into
-one folder cannot overwrite each other either. Every file is written atomically. On a stop (Ctrl-C, SIGTERM) the
-pictures already queued are written and an animation being written is finished playable; after an error they are
-written too, but an unfinished animation leaves no file.
+one folder cannot overwrite each other either. A `name.dgen` whose image is gone and that records the job being
+written is the one exception: that job's image and config take the name back. Every file is written atomically. On
+a stop (Ctrl-C, SIGTERM) the pictures already queued are written and an animation being written is finished playable;
+after an error they are written too, but an unfinished animation leaves no file.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def check_output_folder(folder: Path, create: bool = True) -> None:
     made (made here unless `create` is False, so that a run that fails before any work leaves no empty folder)."""
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--output-path '{folder}' is a file, not a folder: give a folder (it is made when missing)")
+    system = _system_file_system(folder)
+    if system is not None:
+        raise OutputError(f"--output-path '{folder}' is under '{system[0]}', a {system[1]} file system that the system "
+                          "keeps and that cannot hold image files; give a folder on a disk, such as ./output")
     if not folder.exists() and not create:
         parent = next(path for path in folder.absolute().parents if path.exists())
         if not parent.is_dir():
@@ -91,6 +96,31 @@ def check_output_folder(folder: Path, create: bool = True) -> None:
         probe.unlink()
     except OSError as error:
         raise OutputError(f"--output-path '{folder}' is not writable: {why(error)}") from error
+
+
+# Linux file systems that show the kernel's state as files: mounted on /proc, /sys, /dev and under them.
+_SYSTEM_FILE_SYSTEMS = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs",
+                        "pstore", "bpf", "configfs", "fusectl", "efivarfs", "binfmt_misc", "mqueue", "hugetlbfs"}
+
+
+def _system_file_system(folder: Path) -> tuple[str, str] | None:
+    """The mount point and type of the kernel's file system `folder` is on, where it is one (Linux); None otherwise."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    target = os.path.realpath(folder)
+    best: tuple[str, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        mount = fields[4].replace("\\040", " ")
+        kind = line.split(" - ", 1)[1].split()[0]
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and (best is None or len(mount) >= len(best[0])):
+            best = (mount, kind)
+    return best if best is not None and best[1] in _SYSTEM_FILE_SYSTEMS else None
 
 
 def check_output_folders(jobs: Sequence[Job]) -> None:
@@ -113,7 +143,25 @@ def write_image(job: Job, image: Any, environment: str, stem: str | None = None)
     files[".png"] = encode_png(image, chunks)
     if job.output.configs:
         files[".dgen"] = config.encode()
+        if stem is None:
+            _replace_orphan(Path(job.output.path), image_stem(job), job)
     return write_new(Path(job.output.path), stem or image_stem(job), files)
+
+
+def _replace_orphan(folder: Path, stem: str, job: Job) -> None:
+    """A config left without its image (the image deleted, its config kept) that records this very job gives its name
+    back: the image made now is the one it describes, and its new config says the same, so nothing is lost and a
+    resumed folder reads as a run that was never interrupted."""
+    from dgenerate.reproduce import recorded_job_id
+
+    config = folder / f"{stem}.dgen"
+    if (folder / f"{stem}.png").exists() or not config.is_file():
+        return
+    try:
+        if recorded_job_id(config.read_text(encoding="utf-8", errors="replace")) == job.job_id:
+            config.unlink()
+    except OSError:
+        return  # left as it is: the image is then numbered past it, as before
 
 
 def animation_stem(job: Job) -> str:

@@ -1,4 +1,5 @@
-"""The progress bar: every denoising step of a request, and the images written so far; file names printed above it."""
+"""The progress bar: every denoising step of a request, and the images written so far; file names printed above it
+(or, where stderr is no terminal, one line per file and no bar)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ class Progress:
 
     @classmethod
     def start(cls, total_steps: int, images: int, enabled: bool) -> Progress:
-        """With `enabled` False nothing is printed at all: a library call is silent unless asked."""
+        """With `enabled` False nothing is printed at all: a library call is silent unless asked. The bar is drawn
+        only on a terminal; elsewhere (a pipe, a log file) each written file is one line and nothing else is."""
         from tqdm import tqdm
 
-        return cls(tqdm(total=total_steps, unit="step", desc=f"0/{images} images", disable=not enabled,
+        drawn = enabled and sys.stderr.isatty()
+        return cls(tqdm(total=total_steps, unit="step", desc=f"0/{images} images", disable=not drawn,
                         file=sys.stderr, dynamic_ncols=True, leave=False), images, enabled)
 
     def on_step_end(self, _pipeline: Any, _step: int, _timestep: Any, _outputs: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +45,10 @@ class Progress:
     def image_done(self, path: Path) -> None:
         self.done += 1
         self.bar.set_description(f"{self.done}/{self.images} images")
-        if self.enabled:
-            self.bar.write(f"wrote {path}", file=sys.stderr)
+        if self.enabled and not self.bar.disable:
+            self.bar.write(f"dgenerate: wrote {path}", file=sys.stderr)  # above the bar, which is drawn again below
+        elif self.enabled:
+            print(f"dgenerate: wrote {path}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self.bar.close()
