@@ -45,10 +45,8 @@ class Progress:
     def image_done(self, path: Path) -> None:
         self.done += 1
         self.bar.set_description(f"{self.done}/{self.images} images")
-        if self.enabled and not self.bar.disable:
-            self.bar.write(f"dgenerate: wrote {path}", file=sys.stderr)  # above the bar, which is drawn again below
-        elif self.enabled:
-            print(f"dgenerate: wrote {path}", file=sys.stderr, flush=True)
+        if self.enabled:  # above the bar, which is drawn again below; a plain line where no bar is drawn
+            self.bar.write(f"dgenerate: wrote {path}", file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
