@@ -122,6 +122,55 @@ def tiny_sd3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_flux_kontext(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_flow_models import build_tiny_flux_kontext
+
+    return build_tiny_flux_kontext(tmp_path_factory.mktemp("tiny-flux-kontext") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_pix2pix(tiny_model: Path) -> Path:
+    from tests.tiny_edit_models import build_tiny_pix2pix
+
+    return build_tiny_pix2pix(tiny_model.parent / "pix2pix", tiny_model)
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_pix2pix(tiny_sdxl: Path) -> Path:
+    from tests.tiny_edit_models import build_tiny_sdxl_pix2pix
+
+    return build_tiny_sdxl_pix2pix(tiny_sdxl.parent / "pix2pix", tiny_sdxl)
+
+
+@pytest.fixture(scope="session")
+def tiny_upscaler(tiny_model: Path) -> Path:
+    from tests.tiny_edit_models import build_tiny_upscaler
+
+    return build_tiny_upscaler(tiny_model.parent / "upscaler-x4", tiny_model)
+
+
+@pytest.fixture(scope="session")
+def tiny_chroma(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_chroma import build_tiny_chroma
+
+    return build_tiny_chroma(tmp_path_factory.mktemp("tiny-chroma") / "model")
+
+
+@pytest.fixture(scope="session")
+def chroma_lora(tiny_chroma: Path) -> Path:
+    from diffusers import ChromaPipeline
+
+    return save_lora(ChromaPipeline, tiny_chroma, "chroma", "transformer")
+
+
+@pytest.fixture(scope="session")
+def chroma_transformer(tiny_chroma: Path) -> Path:
+    from tests.tiny_adapters import save_tiny_transformer
+
+    return save_tiny_transformer(tiny_chroma, tiny_chroma.parent / "chroma-transformer", seed=1)
+
+
+@pytest.fixture(scope="session")
 def flux_transformer(tiny_flux: Path) -> Path:
     """Another tiny Flux transformer (seed 1): a diffusers folder, and the same weights as flux-transformer.safetensors
     (the diffusers layout) beside it."""

@@ -59,7 +59,8 @@ def test_a_plain_image_seed_is_the_control_image_with_control_nets(tmp_path: Pat
     assert job.image_seed == ImageSeedSpec(None, None, None, (str(tmp_path / "c.png"),)) and job.strength is None
     assert job.control_nets == (ControlNetSpec("cn", 0.5),)
     (job,) = _jobs("--control-nets", "cn", "--image-seeds", f"{tmp_path / 'i.png'};control={tmp_path / 'c.png'}")
-    assert job.image_seed is not None and job.image_seed.image == str(tmp_path / "i.png") and job.strength == 0.8
+    assert job.image_seed is not None and job.image_seed.image == str(tmp_path / "i.png")
+    assert job.strength is None  # planned: resolution gives 0.8 where the pipeline takes a strength
 
 
 @pytest.mark.parametrize(("argv", "message"), [

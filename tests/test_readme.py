@@ -95,3 +95,41 @@ def test_adapters_example(run_cli: RunCli, tiny_model: Path, tiny_lora: Path, se
     for expected in ("ink-style.safetensors;0.8", "detail.safetensors;0.4", "--textual-inversions", "control=",
                      "controlnet-canny;scale=0.9;start=0;end=0.8", "--prompt-weighting a1111"):
         assert expected in text, expected
+
+
+def _photo(folder: Path, size: tuple[int, int]) -> None:
+    from PIL import Image, ImageDraw
+
+    photo = Image.new("RGB", size, "teal")
+    ImageDraw.Draw(photo).rectangle((4, 4, size[0] // 2, size[1] // 2), fill="yellow")
+    photo.save(folder / "photo.png")
+
+
+def test_edit_example(run_cli: RunCli, tiny_pix2pix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As written, on the tiny InstructPix2Pix model at 2 steps: 2 image guidance scales x 2 seeds."""
+    argv = readme_example("edit")
+    assert argv[0] == "./instruct-pix2pix"
+    monkeypatch.chdir(tmp_path)
+    _photo(tmp_path, (64, 48))
+    result = run_cli(str(tiny_pix2pix), *argv[1:], "--device", "cpu", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    names = sorted(path.name for path in (tmp_path / "edits").glob("*.png"))
+    assert names == ["s_1_g_7-0_igs_1-2_i_2_step_1.png", "s_1_g_7-0_igs_1-8_i_2_step_3.png",
+                     "s_2_g_7-0_igs_1-2_i_2_step_2.png", "s_2_g_7-0_igs_1-8_i_2_step_4.png"]
+    assert all("--model-type torch-pix2pix" in path.read_text() for path in (tmp_path / "edits").glob("*.dgen"))
+
+
+def test_upscale_example(run_cli: RunCli, tiny_upscaler: Path, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """As written, on the tiny x4 upscaler at 2 steps: the 128x96 seed becomes 512x384, at two noise levels."""
+    from PIL import Image
+
+    argv = readme_example("upscale")
+    assert argv[0] == "./stable-diffusion-x4-upscaler"
+    monkeypatch.chdir(tmp_path)
+    _photo(tmp_path, (200, 150))
+    result = run_cli(str(tiny_upscaler), *argv[1:], "--device", "cpu", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    pictures = sorted((tmp_path / "upscaled").glob("*.png"))
+    assert [path.name for path in pictures] == ["s_1_g_5-0_unl_10_i_2_step_1.png", "s_1_g_5-0_unl_60_i_2_step_2.png"]
+    assert all(Image.open(path).size == (512, 384) for path in pictures)

@@ -41,6 +41,7 @@ class Kind:
     steps: int = 3
     seed_size: tuple[int, int] = (72, 48)  # the 72x48 image seed at the model's size multiple (16 for SD3 and Flux)
     prompt: str = "a red circle; blue"
+    scale: int = 1  # the picture is this many times the job's size (4 for the x4 upscaler)
 
 
 def _sd(*options: str) -> Callable[[Fixtures], list[str]]:
@@ -67,6 +68,12 @@ def _seeded(name: str, model: str = "tiny_model") -> Callable[[Fixtures], list[s
         return [str(fixture(model)), "--image-seeds", seed, "--image-seed-strengths", "0.6"]
 
     return argv
+
+
+def _edited(model: str, *options: str) -> Callable[[Fixtures], list[str]]:
+    """The contract's image seed as the image an edit model changes (no strength: the prompt says what changes)."""
+    return lambda fixture: [str(fixture(model)), "--image-seeds", str(fixture("contract_inputs") / "seed.png"),
+                            *options]
 
 
 def _with(base: Callable[[Fixtures], list[str]], *options: str) -> Callable[[Fixtures], list[str]]:
@@ -101,6 +108,11 @@ def _flux(*options: str) -> Callable[[Fixtures], list[str]]:
 
 def _sd3(*options: str) -> Callable[[Fixtures], list[str]]:
     return lambda fixture: [str(fixture("tiny_sd3")), *options]
+
+
+def _chroma(*options: str) -> Callable[[Fixtures], list[str]]:
+    """Chroma pipelines default to 1024x1024 whatever the model, as Flux's."""
+    return _with(lambda fixture: [str(fixture("tiny_chroma")), "--output-size", "32"], *options)
 
 
 KINDS = [
@@ -167,6 +179,21 @@ KINDS = [
     Kind("flux-inpainting", _seeded("inpainting", "tiny_flux"), batches=False, seed_size=(80, 48)),
     Kind("flux-fill", _seeded("inpainting", "tiny_flux_fill"), batches=False, seed_size=(80, 48),
          prompt="a red circle"),  # Flux Fill reads no negative prompt
+    # The families of the fourth wave
+    Kind("chroma", _chroma("--model-type", "torch-chroma")),
+    Kind("chroma-lora-transformer", _chroma("--lora", "{chroma_lora};0.7", "--transformer", "{chroma_transformer}",
+                                            "--max-sequence-length", "64")),
+    Kind("chroma-img2img", _seeded("img2img", "tiny_chroma"), batches=False, seed_size=(80, 48)),
+    Kind("chroma-inpainting", _seeded("inpainting", "tiny_chroma"), batches=False, seed_size=(80, 48)),
+    Kind("flux-kontext", lambda fixture: [str(fixture("tiny_flux_kontext")), "--output-size", "32x48"]),
+    Kind("flux-kontext-edit", _edited("tiny_flux_kontext", "--true-guidance-scales", "2"), batches=False,
+         seed_size=(80, 48)),
+    Kind("flux-kontext-inpainting", _seeded("inpainting", "tiny_flux_kontext"), batches=False, seed_size=(80, 48)),
+    Kind("pix2pix", _edited("tiny_pix2pix", "--image-guidance-scales", "1.2"), batches=False),
+    Kind("pix2pix-default-image-guidance", _edited("tiny_pix2pix", "--scheduler", "EulerAncestralDiscreteScheduler"),
+         batches=False),
+    Kind("sdxl-pix2pix", _edited("tiny_sdxl_pix2pix", "--image-guidance-scales", "2"), batches=False),
+    Kind("upscaler-x4", _edited("tiny_upscaler", "--upscaler-noise-levels", "50"), batches=False, scale=4),
 ]
 COMMON = ("--device", "cpu", "--cpu-threads", "1", "--output-configs", "--output-metadata")
 SEEDS = ("--seeds", "11", "22", "33", "44")
@@ -290,18 +317,22 @@ def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureR
     (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
     assert job.image_seed is not None and job.image_seed.size == kind.seed_size and job.batch_size == 1
     (png,) = dgenerate.render([job], _CACHE)
-    assert Image.open(png).size == kind.seed_size
+    assert Image.open(png).size == (kind.seed_size[0] * kind.scale, kind.seed_size[1] * kind.scale)
     _assert_round_trip(job, png.with_suffix(".dgen"))
     (again,) = _regenerated_from_config(png.with_suffix(".dgen"), tmp_path / "config", monkeypatch)
     assert _pixels(again) == _pixels(png)
     assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
 
 
-@pytest.mark.parametrize("model", ["tiny_model", "tiny_flux"])
+_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler")  # they change an image by the prompt, with no strength
+
+
+@pytest.mark.parametrize("model", ["tiny_model", "tiny_flux", "tiny_chroma", *_EDITS])
 def test_an_animation_and_each_of_its_frames_keep_the_contract(
         model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = [*_seeded("animation", model)(request.getfixturevalue), *COMMON, "--prompts", "a red circle; blue",
+    seeded = _seeded("animation", model)(request.getfixturevalue)
+    argv = [*(seeded[:-2] if model in _EDITS else seeded), *COMMON, "--prompts", "a red circle; blue",
             "--inference-steps", "3", "--seeds", "11"]
     (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
     animation, *frames = dgenerate.render([job], _CACHE)

@@ -47,7 +47,7 @@ def build_tiny_t5_tokenizer() -> Any:
     return T5TokenizerFast(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
-def _tiny_t5(vocab_size: int, width: int) -> Any:
+def tiny_t5(vocab_size: int, width: int) -> Any:
     """A one-layer T5 v1.1-style encoder (gated GELU); relative attention takes any max_sequence_length."""
     from transformers import T5Config, T5EncoderModel
 
@@ -111,7 +111,7 @@ def build_tiny_flux(folder: Path, seed: int = 0, fill: bool = False) -> Path:
     text_encoder = CLIPTextModel(_tiny_clip_config(_FLUX_CLIP))
     tokenizer_2 = build_tiny_t5_tokenizer()
     torch.manual_seed(seed)
-    text_encoder_2 = _tiny_t5(len(tokenizer_2), _FLUX_T5)
+    text_encoder_2 = tiny_t5(len(tokenizer_2), _FLUX_T5)
     scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
                                                 base_image_seq_len=256, max_image_seq_len=4096)
     pipeline_class: Any = FluxFillPipeline if fill else FluxPipeline
@@ -120,6 +120,16 @@ def build_tiny_flux(folder: Path, seed: int = 0, fill: bool = False) -> Path:
             builtin_tokenizer_path()), text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2, scheduler=scheduler,
     )
     pipeline.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_flux_kontext(folder: Path, seed: int = 0) -> Path:
+    """The tiny Flux's components saved as a FluxKontextPipeline (FLUX.1 Kontext has FLUX.1-dev's shapes)."""
+    import json
+
+    build_tiny_flux(folder, seed)
+    index = folder / "model_index.json"
+    index.write_text(json.dumps({**json.loads(index.read_text()), "_class_name": "FluxKontextPipeline"}, indent=2))
     return folder
 
 
@@ -147,7 +157,7 @@ def build_tiny_sd3(folder: Path, seed: int = 0) -> Path:
     text_encoder_2 = CLIPTextModelWithProjection(_tiny_clip_config(_SD3_CLIP_2))
     tokenizer_3 = build_tiny_t5_tokenizer()
     torch.manual_seed(seed)
-    text_encoder_3 = _tiny_t5(len(tokenizer_3), _SD3_T5)
+    text_encoder_3 = tiny_t5(len(tokenizer_3), _SD3_T5)
     tokenizer = CLIPTokenizer.from_pretrained(builtin_tokenizer_path())
     pipeline: Any = StableDiffusion3Pipeline(
         transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, text_encoder_2=text_encoder_2,

@@ -24,6 +24,7 @@ from dgenerate.downloads import allow
 from dgenerate.errors import DgenerateError, Terminated, UsageError, printable
 from dgenerate.families import (
     FAMILIES,
+    IMAGE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     MODEL_TYPES,
     NO_T5,
@@ -31,6 +32,7 @@ from dgenerate.families import (
     SEQUENCE_LENGTH_OPTION,
     TRANSFORMER,
     TRUE_GUIDANCE,
+    UPSCALER_NOISE,
     check_options,
     default_sequence_lengths,
     family,
@@ -63,6 +65,7 @@ from dgenerate.plan import (
     MAX_CPU_THREADS,
     MAX_GEN_SEEDS,
     MAX_INFERENCE_STEPS,
+    MAX_NOISE_LEVEL,
     MAX_SEED_VALUE,
     RenderRequest,
     cells,
@@ -171,6 +174,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("-tgs", "--true-guidance-scales", nargs="*", help=f"{supporting(TRUE_GUIDANCE)}: true classifier-free "
         "guidance scales to try, which make the model read the negative prompt (two model passes a step); 1 turns it "
         "off. --guidance-scales is then the model's embedded (distilled) guidance. (default: 1)")
+    add("-igs", "--image-guidance-scales", nargs="*", help=f"{supporting(IMAGE_GUIDANCE)}: image guidance scales to "
+        "try, how closely an edit keeps the image seed (1 turns it off). (default: 1.5)")
+    add("-unl", "--upscaler-noise-levels", nargs="*", help=f"{supporting(UPSCALER_NOISE)}: noise levels to try, 0 to "
+        f"{MAX_NOISE_LEVEL}, added to the image seed before it is upscaled; more lets the model invent more detail. "
+        "(default: 20)")
     add("--max-sequence-length", help=f"{supporting(SEQUENCE_LENGTH_OPTION)}: prompt tokens the T5 encoder reads, "
         f"1 to {MAX_SEQUENCE_LENGTH}. (default: the pipeline's, {default_sequence_lengths()})")
     add("-ifs", "--inference-steps", nargs="*", default=[str(DEFAULT_INFERENCE_STEPS)],
@@ -329,6 +337,10 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         sdxl_target_size=_optional_size(args.sdxl_target_size, "--sdxl-target-size"),
         prompt_weighting=None if args.prompt_weighting == "none" else args.prompt_weighting,
         control_nets=tuple(parse_control_net(text) for text in args.control_nets or ()),
+        image_guidance_scales=_numbers(args.image_guidance_scales, "--image-guidance-scales", float, 0.0)
+        if args.image_guidance_scales is not None else None,
+        upscaler_noise_levels=_numbers(args.upscaler_noise_levels, "--upscaler-noise-levels", int, 0, MAX_NOISE_LEVEL)
+        if args.upscaler_noise_levels is not None else None,
     )
 
 
@@ -341,8 +353,8 @@ def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     if not args.image_seeds:
         raise UsageError("--image-seeds needs at least one image path or URL")
-    strengths = _numbers(args.image_seed_strengths or [str(DEFAULT_STRENGTH)], "--image-seed-strengths", float, 0.0,
-                         1.0)
+    strengths = _numbers(args.image_seed_strengths, "--image-seed-strengths", float, 0.0, 1.0) \
+        if args.image_seed_strengths else ()
     start = _numbers([args.frame_start], "--frame-start", int, 0)[0] if args.frame_start is not None else None
     end = _numbers([args.frame_end], "--frame-end", int, 0)[0] if args.frame_end is not None else None
     if start is not None and end is not None and end < start:

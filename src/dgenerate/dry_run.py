@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dgenerate.errors import printable
+from dgenerate.families import picture_size
 from dgenerate.jobs import Job
 from dgenerate.media.info import MediaInfo
 from dgenerate.naming import frame_stem, image_stem, numbered
@@ -48,7 +49,7 @@ def dry_run_lines(request: RenderRequest) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as downloads:
         resolver = Resolver(Path(downloads))
         for job in resolver.resolve(plan(request)):
-            head = f"{job.width}x{job.height} job {job.job_id}"
+            head = f"{_size(job)} job {job.job_id}"
             if job.image_seed is not None and resolver.media_info(job).animated:
                 yield _animation_line(job, resolver.media_info(job), names, head)
             else:
@@ -91,3 +92,7 @@ def _command(job: Job) -> str:
 def print_dry_run(request: RenderRequest) -> None:
     for line in dry_run_lines(request):
         print(printable(line), file=sys.stdout)
+
+
+def _size(job: Job) -> str:
+    return "{}x{}".format(*picture_size(job))

@@ -26,7 +26,8 @@ VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 # job id recorded before them (in configs, PNGs, --resume folders) still names the same job.
 _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model", "textual_inversions", ()),
                 ("job", "true_guidance_scale", None), ("job", "max_sequence_length", None),
-                ("job", "prompt_weighting", None), ("job", "control_nets", ()), ("model", "transformer", None))
+                ("job", "prompt_weighting", None), ("job", "control_nets", ()), ("model", "transformer", None),
+               ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None))
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
@@ -165,6 +166,8 @@ class Job:
     max_sequence_length: int | None = None
     prompt_weighting: str | None = None  # None: plain prompts; "a1111": AUTOMATIC1111's (word:1.3) and long prompts
     control_nets: tuple[ControlNetSpec, ...] = ()
+    image_guidance_scale: float | None = None  # instruction-editing models: how closely to keep the image seed
+    upscaler_noise_level: int | None = None  # the SD x4 upscaler: noise added to the image seed before upscaling
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 

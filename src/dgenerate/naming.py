@@ -33,6 +33,10 @@ def image_stem(job: Job) -> str:
     parts.append(f"g_{name_number(job.guidance_scale)}")
     if job.true_guidance_scale is not None:
         parts.append(f"tg_{name_number(job.true_guidance_scale)}")
+    if job.image_guidance_scale is not None:
+        parts.append(f"igs_{name_number(job.image_guidance_scale)}")
+    if job.upscaler_noise_level is not None:
+        parts.append(f"unl_{job.upscaler_noise_level}")
     parts.append(f"i_{job.inference_steps}")
     if job.high_noise_fraction is not None:
         parts.append(f"hnf_{name_number(job.high_noise_fraction)}")

@@ -1,7 +1,7 @@
 """Pure planning: a RenderRequest becomes the ordered grid of Jobs. No torch, no I/O.
 
 Grid order (documented in the README): prompts, image seeds, image seed strengths, SDXL high noise fractions,
-guidance scales, Flux true guidance scales, inference steps, then seeds,
+guidance scales, true guidance scales, image guidance scales, upscaler noise levels, inference steps, then seeds,
 with the seed varying fastest. Cells that differ only by seed are neighbours, which is what batching uses.
 """
 
@@ -34,6 +34,7 @@ MAX_BATCH_SIZE = 64
 MAX_SEED_VALUE = 2**64 - 1  # what a torch.Generator can be seeded with
 MAX_GEN_SEEDS = 100_000
 MAX_INFERENCE_STEPS = 10_000
+MAX_NOISE_LEVEL = 350  # --upscaler-noise-levels: the published x4 upscaler's max_noise_level (diffusers refuses more)
 MAX_SIDE = 16_384  # pixels, each side of an output size
 # More threads than cores is allowed (slow, but it regenerates a config made on a bigger machine exactly); a
 # thread count the C runtime cannot start crashes the process, so there is a ceiling.
@@ -65,7 +66,7 @@ class RenderRequest:
     batch_slot: int | None = None
     cpu_threads: int | None = None
     image_seeds: tuple[ImageSeedSpec, ...] = ()
-    image_seed_strengths: tuple[float, ...] = (DEFAULT_STRENGTH,)
+    image_seed_strengths: tuple[float, ...] = ()  # none given: DEFAULT_STRENGTH where the pipeline takes one
     frame_start: int | None = None
     frame_end: int | None = None
     high_noise_fractions: tuple[float, ...] | None = None
@@ -75,6 +76,8 @@ class RenderRequest:
     max_sequence_length: int | None = None
     prompt_weighting: str | None = None
     control_nets: tuple[ControlNetSpec, ...] = ()
+    image_guidance_scales: tuple[float, ...] | None = None
+    upscaler_noise_levels: tuple[int, ...] | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -253,7 +256,8 @@ def _batch_key(job: Job) -> tuple[object, ...]:
     """What the images of one pipeline call must share; seeds and prompts may differ."""
     return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
-            job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets)
+            job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
+            job.image_guidance_scale, job.upscaler_noise_level)
 
 
 def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
@@ -308,10 +312,12 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     fractions = request.high_noise_fractions or (None,)
     image_seeds: tuple[ImageSeedSpec | None, ...] = request.image_seeds or (None,)
     with_images = any(seed.image for seed in request.image_seeds)
-    strengths: tuple[float | None, ...] = request.image_seed_strengths if with_images else (None,)
+    strengths: tuple[float | None, ...] = (request.image_seed_strengths or (None,)) if with_images else (None,)
     true_guidance: tuple[float | None, ...] = request.true_guidance_scales or (None,)
+    image_guidance: tuple[float | None, ...] = request.image_guidance_scales or (None,)
+    noise_levels: tuple[int | None, ...] = request.upscaler_noise_levels or (None,)
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
-                              true_guidance, request.inference_steps, request.seeds)
+                              true_guidance, image_guidance, noise_levels, request.inference_steps, request.seeds)
     return (
         Job(
             model=request.model,
@@ -335,10 +341,13 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             max_sequence_length=request.max_sequence_length,
             prompt_weighting=request.prompt_weighting,
             control_nets=request.control_nets,
+            image_guidance_scale=image_scale,
+            upscaler_noise_level=noise_level,
             index=index,
             output=request.output,
         )
-        for index, (prompt, image_seed, strength, fraction, guidance, true_scale, steps, seed)
+        for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
+                    seed)
         in enumerate(cells, start=1)
     )
 
@@ -352,11 +361,16 @@ def describe_grid(request: RenderRequest) -> str:
         (len(request.inference_steps), "inference steps value"),
     ]
     if request.image_seeds:
-        axes[1:1] = [(len(request.image_seeds), "image seed"), (len(request.image_seed_strengths), "strength")]
+        strengths = [(len(request.image_seed_strengths), "strength")] if request.image_seed_strengths else []
+        axes[1:1] = [(len(request.image_seeds), "image seed"), *strengths]
     if request.high_noise_fractions:
         axes.append((len(request.high_noise_fractions), "high noise fraction"))
     if request.true_guidance_scales:
         axes.append((len(request.true_guidance_scales), "true guidance scale"))
+    if request.image_guidance_scales:
+        axes.append((len(request.image_guidance_scales), "image guidance scale"))
+    if request.upscaler_noise_levels:
+        axes.append((len(request.upscaler_noise_levels), "upscaler noise level"))
     total = 1
     for count, _ in axes:
         total *= count

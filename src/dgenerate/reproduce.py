@@ -18,7 +18,7 @@ from typing import Any
 from dgenerate._version import __version__
 from dgenerate.batch import escape_variables, read_invocations
 from dgenerate.errors import ConfigError, DgenerateError
-from dgenerate.families import MAX_SEQUENCE_LENGTH, MODEL_TYPES, family
+from dgenerate.families import MAX_SEQUENCE_LENGTH, MODEL_TYPES, family, picture_size
 from dgenerate.jobs import (
     AUTO_MODEL_TYPE,
     DTYPES,
@@ -41,6 +41,7 @@ from dgenerate.plan import (
     DEFAULT_INFERENCE_STEPS,
     MAX_BATCH_SIZE,
     MAX_INFERENCE_STEPS,
+    MAX_NOISE_LEVEL,
     MAX_SEED_VALUE,
     check_cpu_threads,
     parse_control_net,
@@ -354,6 +355,8 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--seeds", _job_field("seed", _text, _int(0, MAX_SEED_VALUE))),
     ("--guidance-scales", _job_field("guidance_scale", _number, _float(0.0))),
     ("--true-guidance-scales", _job_field("true_guidance_scale", _number, _float(1.0))),
+    ("--image-guidance-scales", _job_field("image_guidance_scale", _number, _float(0.0))),
+    ("--upscaler-noise-levels", _job_field("upscaler_noise_level", _text, _int(0, MAX_NOISE_LEVEL))),
     ("--max-sequence-length", _job_field("max_sequence_length", _text, _int(1, MAX_SEQUENCE_LENGTH))),
     ("--inference-steps", _job_field("inference_steps", _text, _int(1, MAX_INFERENCE_STEPS))),
     ("--output-configs", _switch("output", "configs")),
@@ -492,7 +495,7 @@ def a1111_parameters(job: Job) -> str:
         lines.append(f"Negative prompt: {job.negative_prompt}")
     guidance = family(job.model.model_type).a1111_guidance(job)
     settings = [f"Steps: {job.inference_steps}", f"Sampler: {sampler}", guidance, f"Seed: {job.seed}",
-                f"Size: {job.width}x{job.height}", f"Model: {model_name}", *_a1111_adapters(job),
+                "Size: {}x{}".format(*picture_size(job)), f"Model: {model_name}", *_a1111_adapters(job),
                 f"Version: dgenerate {__version__}"]
     lines.append(", ".join(settings))
     return "\n".join(lines)

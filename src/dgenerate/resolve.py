@@ -22,6 +22,7 @@ from dgenerate.jobs import Job, ModelSpec
 from dgenerate.media.info import MediaInfo
 from dgenerate.models.facts import ModelFacts, model_facts
 from dgenerate.models.location import family_of
+from dgenerate.plan import DEFAULT_STRENGTH
 
 AUTO_DTYPE = "float32"  # what --dtype auto means: diffusers' own default precision
 DEFAULT_HIGH_NOISE_FRACTION = 0.8  # diffusers' documented split between the SDXL base and refiner
@@ -121,7 +122,7 @@ class Resolver:
         if job.image_seed is not None:
             seed = replace(job.image_seed, size=(width, height))
             job = replace(job, image_seed=seed)
-            if seed.image is not None:
+            if job.strength is not None:
                 denoising_steps(job)
         return family(spec.model_type).complete(job)
 
@@ -220,11 +221,25 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
             raise UsageError(f"{flag} does not run with --sdxl-refiner (the refiner would read neither); leave out "
                              "one of them")
     pipeline = job_pipeline(job, facts.index_class)
-    _check_pipeline_takes(job, pipeline, own.describe(job_mode(job), bool(job.control_nets), facts.index_class))
+    what = own.describe(job_mode(job), bool(job.control_nets), facts.index_class)
+    _check_pipeline_takes(job, pipeline, what)
     length = job.max_sequence_length or own.default_sequence_length
     true_guidance = (job.true_guidance_scale if job.true_guidance_scale is not None else 1.0) if pipeline.true_cfg \
         else None
-    return replace(job, max_sequence_length=length, true_guidance_scale=true_guidance)
+    return replace(job, max_sequence_length=length, true_guidance_scale=true_guidance,
+                   strength=_strength(job, pipeline, what))
+
+
+def _strength(job: Job, pipeline: Pipeline, what: str) -> float | None:
+    """An image to change is changed by DEFAULT_STRENGTH unless told; a pipeline that edits by the prompt takes none."""
+    if job_mode(job) == "text":
+        return None
+    if pipeline.strength:
+        return DEFAULT_STRENGTH if job.strength is None else job.strength
+    if job.strength is not None:
+        raise UsageError(f"{what} takes no strength (the prompt says what to change): leave --image-seed-strengths "
+                         f"{job.strength:g} out")
+    return None
 
 
 def _check_pipeline_takes(job: Job, pipeline: Pipeline, what: str) -> None:

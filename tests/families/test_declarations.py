@@ -15,7 +15,7 @@ from dgenerate.jobs import Job, ModelSpec, RefinerSpec, TextualInversionSpec
 
 
 def _pipelines(each: Family) -> list[tuple[str, Pipeline]]:
-    named = [(f"{mode}", each.pipelines[mode]) for mode in MODES]
+    named = [(f"{mode}", each.pipelines[mode]) for mode in MODES if mode in each.pipelines]
     named += [(f"control {mode}", pipeline) for mode, pipeline in each.control_pipelines.items()]
     named += [(f"{variant.name} {mode}", pipeline) for variant in each.variants
               for mode, pipeline in variant.pipelines.items()]
@@ -40,14 +40,30 @@ def test_every_declared_class_is_a_diffusers_class(each: Family) -> None:
     assert all(family_of_index(name, "x") is each for name in each.index_classes)
 
 
+# Parameters a pipeline's __call__ takes and never reads: declaring them would pass nothing.
+_UNREAD = {"ChromaInpaintPipeline": {"true_cfg_scale"}}
+
+
+def test_the_parameters_taken_as_unread_are_unread() -> None:
+    import diffusers
+
+    for class_name, names in _UNREAD.items():
+        body = inspect.getsource(getattr(diffusers, class_name).__call__).split('"""')[-1]
+        assert [name for name in names if name in body] == [], class_name
+
+
 @pytest.mark.parametrize("each", FAMILIES.values(), ids=lambda each: each.model_type)
 def test_every_pipeline_takes_what_its_declaration_passes(each: Family) -> None:
     for mode, pipeline in _pipelines(each):
-        takes = _parameters(pipeline.class_name)
+        takes = _parameters(pipeline.class_name) - _UNREAD.get(pipeline.class_name, set())
         wrong = [name for name, passed in (("width", pipeline.sized), ("negative_prompt", pipeline.negative_prompt),
                                            ("true_cfg_scale", pipeline.true_cfg)) if passed and name not in takes]
         wrong += [name for name, passed in (("negative_prompt", pipeline.negative_prompt),
                                             ("true_cfg_scale", pipeline.true_cfg)) if not passed and name in takes]
+        seeded = mode.split()[-1] in ("img2img", "inpaint")
+        checked = [("callback_on_step_end", pipeline.step_callback)]
+        checked += [("strength", pipeline.strength and seeded)] if mode != "refiner" else []
+        wrong += [name for name, passed in checked if passed != (name in takes)]
         if mode.startswith("control"):
             wrong += [] if pipeline.control_image in takes else [pipeline.control_image]
         if each.default_sequence_length is not None:
@@ -55,11 +71,13 @@ def test_every_pipeline_takes_what_its_declaration_passes(each: Family) -> None:
         assert wrong == [], f"{each.model_type} {mode} {pipeline.class_name}"
 
 
-def test_sizes_are_passed_to_every_pipeline_that_takes_them_but_sd_and_sdxl_img2img() -> None:
-    """SD's and SDXL's img2img pipelines take the size of their image; every other one is told the job's size."""
+def test_sizes_are_passed_to_every_pipeline_that_takes_them() -> None:
+    """SD's and SDXL's img2img pipelines, SD's InstructPix2Pix and the x4 upscaler take the size of their image; every
+    other one is told the job's size."""
     unsized = {pipeline.class_name for each in FAMILIES.values() for mode, pipeline in _pipelines(each)
                if not pipeline.sized and mode != "refiner"}
-    assert unsized == {"StableDiffusionImg2ImgPipeline", "StableDiffusionXLImg2ImgPipeline"}
+    assert unsized == {"StableDiffusionImg2ImgPipeline", "StableDiffusionXLImg2ImgPipeline",
+                       "StableDiffusionInstructPix2PixPipeline", "StableDiffusionUpscalePipeline"}
     assert all("width" not in _parameters(name) for name in unsized)
 
 
@@ -80,7 +98,8 @@ def _job(model_type: str, **fields: object) -> Job:
 _GIVEN = {"refiner": {"refiner": RefinerSpec("r")}, "textual_inversions": {"textual_inversions": (
     TextualInversionSpec("t.pt"),)}, "transformer": {"transformer": "t.safetensors"}, "no_t5": {"no_t5": True},
     "max_sequence_length": {"max_sequence_length": 77}, "prompt_weighting": {"prompt_weighting": "a1111"},
-    "true_guidance": {"true_guidance_scale": 2.0}}
+    "true_guidance": {"true_guidance_scale": 2.0}, "image_guidance": {"image_guidance_scale": 1.2},
+    "upscaler_noise": {"upscaler_noise_level": 30}}
 
 
 @pytest.mark.parametrize("option", _TABLE, ids=lambda option: option.name)

@@ -36,6 +36,8 @@ AXES: dict[str, Callable[[Job], str]] = {
     "high-noise-fraction": lambda job: _optional_number(job.high_noise_fraction),
     "guidance": lambda job: format_number(job.guidance_scale),
     "true-guidance": lambda job: _optional_number(job.true_guidance_scale),
+    "image-guidance": lambda job: _optional_number(job.image_guidance_scale),
+    "noise-level": lambda job: _optional_number(job.upscaler_noise_level),
     "steps": lambda job: str(job.inference_steps),
     "seed": lambda job: str(job.seed),
 }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from dgenerate.curate.axes import value, values, varying
 from dgenerate.errors import MediaError
+from dgenerate.families import picture_size
 from dgenerate.jobs import Job
 
 if TYPE_CHECKING:
@@ -232,4 +233,5 @@ def write_contact_sheets(written: Sequence[tuple[Job, list[Path]]], asked: Seque
 
 def _heading(job: Job, count: int) -> str:
     model = Path(job.model.path.removeprefix("builtin:")).name or job.model.path
-    return f"{model} - {count} images - {job.width}x{job.height} - {job.scheduler}"
+    width, height = picture_size(job)
+    return f"{model} - {count} images - {width}x{height} - {job.scheduler}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dgenerate.curate.axes import AXES
 from dgenerate.errors import DgenerateError, OutputError
+from dgenerate.families import picture_size
 from dgenerate.jobs import Job
 from dgenerate.media._atomic import discard, publish, temp_path
 
@@ -37,7 +38,7 @@ def entry(job: Job, paths: Sequence[Path]) -> dict:
 
     picture = paths[1] if len(paths) > 1 else paths[0]
     settings = {axis: read(job) for axis, read in AXES.items()}
-    settings.update(model=job.model.path, size=f"{job.width}x{job.height}", scheduler=job.scheduler or "")
+    settings.update(model=job.model.path, size="{}x{}".format(*picture_size(job)), scheduler=job.scheduler or "")
     config = picture.with_suffix(".dgen")
     return {
         "file": picture.name,

@@ -9,13 +9,14 @@ no torch.
 
 from __future__ import annotations
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH as SEQUENCE_LENGTH_OPTION
 from dgenerate.families._family import (
+    IMAGE_GUIDANCE,
     MODES,
     NO_T5,
     REFINER,
     TRANSFORMER,
     TRUE_GUIDANCE,
+    UPSCALER_NOISE,
     Checkpoint,
     Family,
     Mode,
@@ -24,6 +25,7 @@ from dgenerate.families._family import (
     article,
     flow_steps,
 )
+from dgenerate.families._family import MAX_SEQUENCE_LENGTH as SEQUENCE_LENGTH_OPTION
 from dgenerate.families._options import check_options, default_sequence_lengths, supporting
 from dgenerate.families._registry import (
     FAMILIES,
@@ -38,11 +40,13 @@ from dgenerate.families._registry import (
     flow_matching_families,
     listed,
     model_types_of,
+    picture_size,
     transformer_weights_of,
 )
 
 __all__ = [
     "FAMILIES",
+    "IMAGE_GUIDANCE",
     "MAX_SEQUENCE_LENGTH",
     "MODEL_TYPES",
     "MODES",
@@ -51,6 +55,7 @@ __all__ = [
     "SEQUENCE_LENGTH_OPTION",
     "TRANSFORMER",
     "TRUE_GUIDANCE",
+    "UPSCALER_NOISE",
     "Checkpoint",
     "Family",
     "Mode",
@@ -69,6 +74,7 @@ __all__ = [
     "flow_steps",
     "listed",
     "model_types_of",
+    "picture_size",
     "supporting",
     "transformer_weights_of",
 ]

@@ -24,6 +24,8 @@ NO_T5 = "no_t5"
 TRANSFORMER = "transformer"
 TRUE_GUIDANCE = "true_guidance"
 MAX_SEQUENCE_LENGTH = "max_sequence_length"
+IMAGE_GUIDANCE = "image_guidance"
+UPSCALER_NOISE = "upscaler_noise"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Pipeline:
     negative_prompt: bool = True  # reads a negative prompt (Flux Fill and Flux's ControlNet img2img do not)
     true_cfg: bool = False  # takes true_cfg_scale: true classifier-free guidance with the negative prompt
     control_image: str = "control_image"  # the argument a ControlNet pipeline takes its control images in
+    strength: bool = True  # takes a strength (img2img, inpainting); False: it edits its image by the prompt
+    step_callback: bool = True  # takes callback_on_step_end (a few older pipelines take only callback_steps)
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,13 @@ class Family:
     name: str
     order: int  # the family's place in listings (--help, error messages)
     index_classes: tuple[str, ...]  # model_index.json `_class_name`s of this family's model folders
-    pipelines: Mapping[Mode, Pipeline]  # by mode; "text" is the class a model folder loads as
+    pipelines: Mapping[Mode, Pipeline]  # by mode; the first is the class a model folder loads as
     denoiser: str  # the component with the sample size and that ControlNets and --transformer match: unet, transformer
     control_pipelines: Mapping[Mode, Pipeline] = field(default_factory=dict)  # with --control-nets, by mode
     control_net_class: str | None = None
     control_note: str = ""  # why ControlNets guide some modes only, for the error that says so
     supports: frozenset[str] = frozenset()  # options beyond the common ones (see the names above)
+    output_scale: int = 1  # the picture is this many times the job's size on each side (an upscaler's)
     patch: int = 1  # sizes are multiples of the VAE's scale factor times this (2 for 2x2 transformer patches)
     default_sample_size: int = 64  # the denoiser's sample size when its config names none
     flow_matching: bool = False  # FlowMatch* schedulers (else the discrete-time ones)
@@ -119,12 +124,15 @@ class Family:
     vae_file_config: str | None = None  # bundled config of a --vae file without one; None: the model's own VAE's
     refiner_class: str | None = None  # the pipeline --sdxl-refiner loads as
     variants: tuple[Variant, ...] = ()
+    edit_word: str = "editing"  # what its img2img pipeline without a strength does, in messages
+    needs: str = ""  # what to give for a mode the family has no pipeline for ("an image to change: --image-seeds x")
     strength_steps: Callable[[int, float], int] = floor_steps
     a1111_guidance: Callable[[Job], str] = cfg_scale  # the guidance fields of AUTOMATIC1111's parameters text
     complete: Callable[[Job], Job] = _unchanged  # fields of this family's own that resolution fills in
     call_arguments: Callable[[Job], dict[str, Any]] = _none  # pipeline call arguments of this family's own
     load_arguments: Callable[[ModelSpec], dict[str, Any]] = _none  # from_pretrained arguments of its own
-    check_loaded: Callable[[ModelSpec, Any], None] = _accept  # a loaded pipeline is what the spec said
+    check_loaded: Callable[[ModelSpec, Any], None] = _accept  # a loaded pipeline is what the spec said (and is
+    # settled where diffusers' pipelines need what a folder may lack)
     checkpoint_of_index: Callable[[Mapping[str, Any]], int] = _first_checkpoint  # a '<stem>.config' folder's
     # why diffusers cannot convert a transformer of this configuration (its config.json) from the original layout;
     # None where it can
@@ -143,7 +151,8 @@ class Family:
             return f"{article(variant.name)} model"
         if control:
             return f"{self.name} with --control-nets" + (" and an image to change" if mode != "text" else "")
-        return f"{self.name} ({_MODE_WORDS[mode]})"
+        editing = mode in self.pipelines and not self.pipelines[mode].strength and mode == "img2img"
+        return f"{self.name} ({self.edit_word if editing else _MODE_WORDS[mode]})"
 
     def variant(self, index_class: str) -> Variant | None:
         return next((each for each in self.variants if each.index_class == index_class), None)
@@ -151,7 +160,7 @@ class Family:
     def load_class(self, index_class: str = "") -> str:
         """The pipeline class a model folder of this family loads as (a variant's own, or the text pipeline)."""
         variant = self.variant(index_class)
-        return variant.index_class if variant is not None else self.pipelines["text"].class_name
+        return variant.index_class if variant is not None else next(iter(self.pipelines.values())).class_name
 
     def pipeline(self, mode: Mode, control: bool, index_class: str, model: str) -> Pipeline:
         """The pipeline that runs `mode` (with ControlNets when `control`) for a model whose folder names
@@ -165,6 +174,9 @@ class Family:
                 raise UsageError(f"model_path {model!r} is {article(variant.name)} model, {variant.needs}")
             return variant.pipelines[mode]
         if not control:
+            if mode not in self.pipelines:
+                raise UsageError(f"model_path {model!r} is {article(self.name)} model, which runs "
+                                 f"{_modes(self.pipelines, self.edit_word)} only: give {self.needs}")
             return self.pipelines[mode]
         if mode not in self.control_pipelines:
             raise UsageError(f"--control-nets with {self.name} guide {_modes(self.control_pipelines)} only"
@@ -181,5 +193,7 @@ def article(name: str) -> str:
     return f"an {name}" if spoken_vowel else f"a {name}"
 
 
-def _modes(pipelines: Mapping[Mode, Pipeline]) -> str:
-    return " and ".join(_MODE_WORDS[mode] for mode in MODES if mode in pipelines)
+def _modes(pipelines: Mapping[Mode, Pipeline], edit_word: str = "editing") -> str:
+    words = [_MODE_WORDS[mode] if pipelines[mode].strength or mode != "img2img" else edit_word
+             for mode in MODES if mode in pipelines]
+    return " and ".join(words)

@@ -9,6 +9,7 @@ from typing import Any
 
 from dgenerate.errors import UsageError
 from dgenerate.families._family import (
+    IMAGE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     NO_T5,
     PROMPT_WEIGHTING,
@@ -16,6 +17,7 @@ from dgenerate.families._family import (
     TEXTUAL_INVERSIONS,
     TRANSFORMER,
     TRUE_GUIDANCE,
+    UPSCALER_NOISE,
     Family,
 )
 from dgenerate.families._registry import FAMILIES, listed, model_types_of
@@ -43,6 +45,10 @@ _TABLE = (
             job=True),
     _Option(TRUE_GUIDANCE, lambda job: None if job.true_guidance_scale is None else "--true-guidance-scales",
             job=True, note=", whose --guidance-scales are distilled guidance"),
+    _Option(IMAGE_GUIDANCE, lambda job: None if job.image_guidance_scale is None else "--image-guidance-scales",
+            job=True, audience="models that edit an image by instruction"),
+    _Option(UPSCALER_NOISE, lambda job: None if job.upscaler_noise_level is None else "--upscaler-noise-levels",
+            job=True),
 )
 
 
@@ -69,7 +75,10 @@ def supporting(option: str) -> str:
 
 
 def default_sequence_lengths() -> str:
-    """'256 for Stable Diffusion 3 and 512 for Flux': the T5 prompt tokens each family's pipelines read by default."""
-    owners = [each for each in FAMILIES.values() if each.default_sequence_length is not None]
-    parts = [f"{each.default_sequence_length} for {each.name}" for each in owners]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    """'256 for Stable Diffusion 3; 512 for Flux and Chroma': the T5 prompt tokens each family's pipelines read by
+    default."""
+    lengths: dict[int, list[Family]] = {}
+    for each in FAMILIES.values():
+        if each.default_sequence_length is not None:
+            lengths.setdefault(each.default_sequence_length, []).append(each)
+    return "; ".join(f"{length} for {listed(owners, with_types=False)}" for length, owners in lengths.items())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dgenerate.errors import UsageError
 from dgenerate.families._family import Checkpoint, Family, article
+from dgenerate.jobs import Job
 
 MAX_SEQUENCE_LENGTH = 512  # the most T5 prompt tokens any family's pipelines read
 
@@ -26,6 +27,13 @@ MODEL_TYPES: tuple[str, ...] = tuple(FAMILIES)
 
 def family(model_type: str) -> Family:
     return FAMILIES[model_type]
+
+
+def picture_size(job: Job) -> tuple[int, int]:
+    """The size of a resolved job's picture: its size, times the family's output scale (4 for the x4 upscaler)."""
+    assert job.width is not None and job.height is not None, "resolved jobs have a size"
+    scale = FAMILIES[job.model.model_type].output_scale
+    return job.width * scale, job.height * scale
 
 
 def listed(families: Iterable[Family], with_types: bool = True) -> str:

@@ -100,8 +100,8 @@ def _check_class(folder: Path, wanted: str, option: str) -> None:
 def _check_family(names: set[str], option: str, model: ModelSpec) -> None:
     own = family(model.model_type)
     found = transformer_weights_of(names)
-    if found is not None and found[0] is own and own.transformer_class is not None:
-        return
+    if found is not None and own.transformer_class is not None and found[0].transformer_class == own.transformer_class:
+        return  # Flux Kontext's transformer is FLUX.1's: their files cannot be told apart, and either one loads
     what = f"holds {found[1]} weights" if found else \
         f"holds no transformer weights dgenerate knows ({', '.join(sorted(names)[:2]) or 'none'}...)"
     raise ModelError(f"{option} {what}, and model_path {model.path!r} is {own.name}; give a transformer fine-tuned "

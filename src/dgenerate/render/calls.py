@@ -55,13 +55,19 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
             guidance_scale=first.guidance_scale,
             generator=generators(seeds),
             output_type=output_type,
-            callback_on_step_end=progress.on_step_end,
+            **_step_callback(takes, progress),
             **inputs,
         )
     finally:
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
     return result.images if output_type == "latent" else list(result.images)
+
+
+def _step_callback(takes: Pipeline, progress: Progress) -> dict[str, Any]:
+    if takes.step_callback:
+        return {"callback_on_step_end": progress.on_step_end}
+    return {"callback": progress.on_step, "callback_steps": 1}
 
 
 def _prompt_inputs(pipeline: Any, takes: Pipeline, group: list[Job]) -> dict[str, Any]:
@@ -83,12 +89,17 @@ def _prompt_inputs(pipeline: Any, takes: Pipeline, group: list[Job]) -> dict[str
 
 
 def _recorded_inputs(job: Job) -> dict[str, Any]:
-    """The T5 sequence length and the true guidance scale, where resolved jobs record them."""
+    """The T5 sequence length, the true and image guidance scales and the upscaler's noise level, where resolved jobs
+    record them."""
     inputs: dict[str, Any] = {}
     if job.max_sequence_length is not None:
         inputs["max_sequence_length"] = job.max_sequence_length
     if job.true_guidance_scale is not None:
         inputs["true_cfg_scale"] = job.true_guidance_scale
+    if job.image_guidance_scale is not None:
+        inputs["image_guidance_scale"] = job.image_guidance_scale
+    if job.upscaler_noise_level is not None:
+        inputs["noise_level"] = job.upscaler_noise_level
     return inputs
 
 

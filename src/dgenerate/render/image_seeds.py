@@ -39,8 +39,10 @@ def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Pr
     size = (job.width, job.height)
     takes = job_pipeline(job, model.folder_class)
     nets = control_net_models(model, job.control_nets) if job.control_nets else None
-    progress.add_steps(job.inference_steps if image is None else denoising_steps(job))
-    inputs: dict[str, Any] = {} if image is None else {"image": resize_image(image, size), "strength": job.strength}
+    progress.add_steps(job.inference_steps if job.strength is None else denoising_steps(job))
+    inputs: dict[str, Any] = {} if image is None else {"image": resize_image(image, size)}
+    if takes.strength and image is not None:
+        inputs.update(strength=job.strength)
     if mask is not None:
         mask = resize_image(mask, size)
         inputs.update(mask_image=mask)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from dgenerate.errors import OutputError
+from dgenerate.families import picture_size
 from dgenerate.jobs import Job
 from dgenerate.media._atomic import discard, publish, temp_path, why
 from dgenerate.naming import frame_stem, image_stem, numbered
@@ -265,13 +266,12 @@ class OutputStage:
         from dgenerate.media import AnimationFormat, AnimationWriter
 
         job = start.job
-        assert job.width is not None and job.height is not None
         folder = Path(job.output.path)
         folder.mkdir(parents=True, exist_ok=True)
         stem = animation_stem(job)
         path = folder / f"{stem}.{job.output.animation_format}"
         fmt = cast(AnimationFormat, job.output.animation_format)
-        writer = AnimationWriter(path, fmt, start.fps, (job.width, job.height), delays=start.delays)
+        writer = AnimationWriter(path, fmt, start.fps, picture_size(job), delays=start.delays)
         writer.__enter__()
         self._animation = _Animation(writer, stem, [path])
         self.progress.add_images((start.frames or 1) - 1)

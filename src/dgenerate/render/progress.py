@@ -34,6 +34,10 @@ class Progress:
         self.bar.update(1)
         return {}
 
+    def on_step(self, _step: int, _timestep: Any, _latents: Any) -> None:
+        """The older callback (callback_steps=1) of the pipelines that take no callback_on_step_end."""
+        self.bar.update(1)
+
     def add_steps(self, steps: int) -> None:
         """Steps known only once an input is open (img2img runs steps x strength, animations per frame)."""
         self.bar.total += steps

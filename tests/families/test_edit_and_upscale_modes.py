@@ -1,0 +1,121 @@
+"""The modes the fourth wave's families add, on pixels: an edit changes its image seed by the prompt and its image
+guidance axis matters; inpainting keeps the unmasked pixels; the x4 upscaler makes four times the image; Flux Kontext
+keeps dgenerate's size; and what a family cannot take is one line before any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.conftest import RunCli
+
+COMMON = ("--device", "cpu", "--cpu-threads", "1", "--inference-steps", "3", "--seeds", "7")
+
+
+@pytest.fixture(scope="module")
+def seed_image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 64x48 picture and a mask whose right half is white."""
+    folder = tmp_path_factory.mktemp("edit-inputs")
+    image = Image.new("RGB", (64, 48), "navy")
+    ImageDraw.Draw(image).ellipse((8, 8, 40, 40), fill="orange")
+    image.save(folder / "seed.png")
+    mask = Image.new("L", (64, 48), 0)
+    ImageDraw.Draw(mask).rectangle((32, 0, 63, 47), fill=255)
+    mask.save(folder / "mask.png")
+    return folder / "seed.png", folder / "mask.png"
+
+
+def _pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+
+
+def _run(run_cli: RunCli, out: Path, *argv: str) -> list[Path]:
+    result = run_cli(*argv, *COMMON, "-o", str(out))
+    assert result.code == 0, result.err
+    return sorted(out.glob("*.png"))
+
+
+@pytest.mark.parametrize("model", ["tiny_pix2pix", "tiny_sdxl_pix2pix"])
+def test_an_instruction_edit_changes_the_image_and_its_image_guidance_is_an_axis(
+        model: str, seed_image: tuple[Path, Path], request: pytest.FixtureRequest, run_cli: RunCli,
+        tmp_path: Path) -> None:
+    seed, _ = seed_image
+    low, high = _run(run_cli, tmp_path, str(request.getfixturevalue(model)), "--prompts", "make it green",
+                     "--image-seeds", str(seed), "--image-guidance-scales", "1", "2.5")
+    assert [low.name[:len("s_7_g_5-0_igs_1-0")], high.name[:len("s_7_g_5-0_igs_2-5")]] == \
+        ["s_7_g_5-0_igs_1-0", "s_7_g_5-0_igs_2-5"]
+    assert Image.open(low).size == (64, 48)
+    original = _pixels(seed)
+    assert np.abs(_pixels(low) - original).mean() > 2, "the edit changed nothing"
+    assert np.abs(_pixels(low) - _pixels(high)).mean() > 0.5, "the image guidance scale changed nothing"
+
+
+def test_flux_kontext_edits_at_the_size_dgenerate_gives(tiny_flux_kontext: Path, seed_image: tuple[Path, Path],
+                                                         run_cli: RunCli, tmp_path: Path) -> None:
+    """Kontext's pipeline scales to about a megapixel and snaps its image to a trained size; the seed's size wins."""
+    seed, _ = seed_image
+    (edited,) = _run(run_cli, tmp_path, str(tiny_flux_kontext), "--prompts", "make it green", "--image-seeds",
+                     f"{seed};48x32")
+    assert Image.open(edited).size == (48, 32)
+    resized = np.asarray(Image.open(seed).convert("RGB").resize((48, 32)), dtype=np.int16)
+    assert np.abs(_pixels(edited) - resized).mean() > 2
+
+
+@pytest.mark.parametrize("model", ["tiny_chroma", "tiny_flux_kontext"])
+def test_inpainting_keeps_the_unmasked_pixels(model: str, seed_image: tuple[Path, Path],
+                                              request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path) -> None:
+    seed, mask = seed_image
+    (inpainted,) = _run(run_cli, tmp_path, str(request.getfixturevalue(model)), "--prompts", "a red circle",
+                        "--image-seeds", f"{seed};{mask}", "--image-seed-strengths", "0.9")
+    kept, original = _pixels(inpainted), _pixels(seed)
+    assert (kept[:, :32] == original[:, :32]).all(), "a pixel under the black of the mask changed"
+    assert np.abs(kept[:, 32:] - original[:, 32:]).mean() > 2, "the white of the mask was not generated"
+
+
+def test_the_x4_upscaler_makes_four_times_the_image_and_its_noise_level_is_an_axis(
+        tiny_upscaler: Path, seed_image: tuple[Path, Path], run_cli: RunCli, tmp_path: Path) -> None:
+    seed, _ = seed_image
+    quiet, noisy = _run(run_cli, tmp_path, str(tiny_upscaler), "--prompts", "sharp", "--image-seeds", str(seed),
+                        "--upscaler-noise-levels", "0", "200")
+    assert "_unl_0_" in quiet.name and "_unl_200_" in noisy.name
+    assert Image.open(quiet).size == Image.open(noisy).size == (256, 192)
+    assert np.abs(_pixels(quiet) - _pixels(noisy)).mean() > 0.5
+
+
+@pytest.mark.parametrize(("model", "argv", "needle"), [
+    ("tiny_pix2pix", ["--image-seeds", "{seed}", "--image-seed-strengths", "0.5"],
+     "InstructPix2Pix (editing) takes no strength"),
+    ("tiny_flux_kontext", ["--image-seeds", "{seed}", "--image-seed-strengths", "0.5"],
+     "Flux Kontext (editing) takes no strength"),
+    ("tiny_pix2pix", [], "which runs editing only: give an image to change, without a mask"),
+    ("tiny_upscaler", ["--image-seeds", "{seed};{mask}"], "which runs upscaling only: give an image to upscale"),
+    ("tiny_upscaler", ["--image-seeds", "{seed}", "--image-guidance-scales", "2"],
+     "--image-guidance-scales is for models that edit an image by instruction (torch-pix2pix, torch-sdxl-pix2pix)"),
+    ("tiny_model", ["--image-seeds", "{seed}", "--upscaler-noise-levels", "20"],
+     "--upscaler-noise-levels is for SD x4 upscaler models (torch-upscaler-x4)"),
+    ("tiny_chroma", ["--true-guidance-scales", "2"], "--true-guidance-scales is for Flux and Flux Kontext models"),
+    ("tiny_pix2pix", ["--image-seeds", "{seed}", "--upscaler-noise-levels", "351"],
+     "--upscaler-noise-levels '351' is out of range: use a value from 0 to 350"),
+])
+def test_what_a_family_cannot_take_is_one_line_before_any_work(
+        model: str, argv: list[str], needle: str, seed_image: tuple[Path, Path], request: pytest.FixtureRequest,
+        run_cli: RunCli, tmp_path: Path) -> None:
+    seed, mask = seed_image
+    words = [word.format(seed=seed, mask=mask) for word in argv]
+    result = run_cli(str(request.getfixturevalue(model)), "--prompts", "x", *words, *COMMON, "-o", str(tmp_path))
+    assert result.code == 2 and needle in result.err and len(result.err.strip().splitlines()) <= 2, result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_image_to_change_takes_the_default_strength_only_where_the_pipeline_has_one(
+        tiny_model: Path, tiny_pix2pix: Path, seed_image: tuple[Path, Path], run_cli: RunCli, tmp_path: Path) -> None:
+    seed, _ = seed_image
+    img2img = run_cli(str(tiny_model), "--image-seeds", str(seed), *COMMON, "--dry-run", "-o", str(tmp_path))
+    edit = run_cli(str(tiny_pix2pix), "--image-seeds", str(seed), *COMMON, "--dry-run", "-o", str(tmp_path))
+    assert img2img.code == edit.code == 0, img2img.err + edit.err
+    assert "s_7_st_0-8_g_5-0_i_3_step_1.png" in img2img.out and "--image-seed-strengths 0.8" in img2img.out
+    assert "s_7_g_5-0_igs_1-5_i_3_step_1.png" in edit.out and "--image-seed-strengths" not in edit.out
+    assert "--image-guidance-scales 1.5" in edit.out
