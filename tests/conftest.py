@@ -150,6 +150,27 @@ def tiny_upscaler(tiny_model: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_z_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_z_image import build_tiny_z_image
+
+    return build_tiny_z_image(tmp_path_factory.mktemp("tiny-z-image") / "model")
+
+
+@pytest.fixture(scope="session")
+def z_image_lora(tiny_z_image: Path) -> Path:
+    from diffusers import ZImagePipeline
+
+    return save_lora(ZImagePipeline, tiny_z_image, "z-image", "transformer")
+
+
+@pytest.fixture(scope="session")
+def z_image_transformer(tiny_z_image: Path) -> Path:
+    from tests.tiny_adapters import save_tiny_transformer
+
+    return save_tiny_transformer(tiny_z_image, tiny_z_image.parent / "z-image-transformer", seed=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_chroma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_chroma import build_tiny_chroma
 

@@ -64,7 +64,7 @@ def test_flux_kontext_edits_at_the_size_dgenerate_gives(tiny_flux_kontext: Path,
     assert np.abs(_pixels(edited) - resized).mean() > 2
 
 
-@pytest.mark.parametrize("model", ["tiny_chroma", "tiny_flux_kontext"])
+@pytest.mark.parametrize("model", ["tiny_chroma", "tiny_flux_kontext", "tiny_z_image"])
 def test_inpainting_keeps_the_unmasked_pixels(model: str, seed_image: tuple[Path, Path],
                                               request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path) -> None:
     seed, mask = seed_image

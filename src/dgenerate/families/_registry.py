@@ -11,7 +11,7 @@ from dgenerate.errors import UsageError
 from dgenerate.families._family import Checkpoint, Family, article
 from dgenerate.jobs import Job
 
-MAX_SEQUENCE_LENGTH = 512  # the most T5 prompt tokens any family's pipelines read
+MAX_SEQUENCE_LENGTH = 512  # the most T5 or Qwen prompt tokens any family's pipelines read
 
 
 def _discovered() -> dict[str, Family]:
