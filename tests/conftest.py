@@ -171,6 +171,27 @@ def z_image_transformer(tiny_z_image: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_qwen_image import build_tiny_qwen_image
+
+    return build_tiny_qwen_image(tmp_path_factory.mktemp("tiny-qwen-image") / "model")
+
+
+@pytest.fixture(scope="session")
+def qwen_image_lora(tiny_qwen_image: Path) -> Path:
+    from diffusers import QwenImagePipeline
+
+    return save_lora(QwenImagePipeline, tiny_qwen_image, "qwen-image", "transformer")
+
+
+@pytest.fixture(scope="session")
+def qwen_image_transformer(tiny_qwen_image: Path) -> Path:
+    from tests.tiny_adapters import save_tiny_transformer
+
+    return save_tiny_transformer(tiny_qwen_image, tiny_qwen_image.parent / "qwen-image-transformer", seed=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_chroma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_chroma import build_tiny_chroma
 

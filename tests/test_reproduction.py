@@ -195,6 +195,12 @@ KINDS = [
                                            "{z_image_transformer}.safetensors", "--max-sequence-length", "100")),
     Kind("z-image-img2img", _seeded("img2img", "tiny_z_image"), batches=False, seed_size=(80, 48)),
     Kind("z-image-inpainting", _seeded("inpainting", "tiny_z_image"), batches=False, seed_size=(80, 48)),
+    Kind("qwen-image", lambda fixture: [str(fixture("tiny_qwen_image")), "--output-size", "48x32"]),
+    Kind("qwen-image-lora-transformer-cfg", _with(
+        lambda fixture: [str(fixture("tiny_qwen_image")), "--output-size", "32"], "--lora", "{qwen_image_lora};0.8",
+        "--transformer", "{qwen_image_transformer}", "--true-guidance-scales", "1.5")),
+    Kind("qwen-image-img2img", _seeded("img2img", "tiny_qwen_image"), batches=False, seed_size=(80, 48)),
+    Kind("qwen-image-inpainting", _seeded("inpainting", "tiny_qwen_image"), batches=False, seed_size=(80, 48)),
     Kind("pix2pix", _edited("tiny_pix2pix", "--image-guidance-scales", "1.2"), batches=False),
     Kind("pix2pix-default-image-guidance", _edited("tiny_pix2pix", "--scheduler", "EulerAncestralDiscreteScheduler"),
          batches=False),
@@ -333,7 +339,8 @@ def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureR
 _EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler")  # they change an image by the prompt, with no strength
 
 
-@pytest.mark.parametrize("model", ["tiny_model", "tiny_flux", "tiny_chroma", "tiny_z_image", *_EDITS])
+@pytest.mark.parametrize("model", ["tiny_model", "tiny_flux", "tiny_chroma", "tiny_z_image", "tiny_qwen_image",
+                                   *_EDITS])
 def test_an_animation_and_each_of_its_frames_keep_the_contract(
         model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

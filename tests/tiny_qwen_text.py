@@ -48,3 +48,23 @@ def tiny_qwen3(vocab_size: int, width: int) -> Any:
         num_attention_heads=4, num_key_value_heads=2, head_dim=width // 4, max_position_embeddings=1024,
         tie_word_embeddings=False,
     ))
+
+
+def tiny_qwen2_5_vl(tokenizer: Any, width: int) -> Any:
+    """A two-layer Qwen2.5-VL (Qwen-Image reads its last hidden state; its edit models also show it the image through
+    a one-block vision tower of 14-pixel patches merged 2x2, as the real one's)."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    ids = {name: tokenizer.convert_tokens_to_ids(name) for name in SPECIAL}
+    text = {"vocab_size": len(tokenizer), "hidden_size": width, "intermediate_size": 2 * width,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
+            "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]}, "rope_theta": 1_000_000.0,
+            "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"]}
+    vision = {"depth": 1, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2, "out_hidden_size": width,
+              "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "fullatt_block_indexes": [0],
+              "window_size": 112, "in_channels": 3}
+    config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
+                              video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
+                              vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=False,
+                              bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"])
+    return Qwen2_5_VLForConditionalGeneration(config)

@@ -211,7 +211,7 @@ def job_pipeline(job: Job, folder_class: str) -> Pipeline:
 
 def _family_fields(job: Job, facts: ModelFacts) -> Job:
     """The options checked against what the model's family and the job's pipeline take, and the fields they leave
-    open filled in: the T5 sequence length (the pipeline's default, recorded) and true guidance (1: none)."""
+    open filled in: the text encoder's sequence length and the true guidance (the family's defaults, recorded)."""
     own = family(job.model.model_type)
     check_options(job, own, f"model_path {job.model.path!r}")
     if job.max_sequence_length is not None and job.max_sequence_length > MAX_SEQUENCE_LENGTH:
@@ -224,8 +224,8 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
     what = own.describe(job_mode(job), bool(job.control_nets), facts.index_class)
     _check_pipeline_takes(job, pipeline, what)
     length = job.max_sequence_length or own.default_sequence_length
-    true_guidance = (job.true_guidance_scale if job.true_guidance_scale is not None else 1.0) if pipeline.true_cfg \
-        else None
+    true_guidance = (job.true_guidance_scale if job.true_guidance_scale is not None else own.default_true_guidance) \
+        if pipeline.true_cfg else None
     return replace(job, max_sequence_length=length, true_guidance_scale=true_guidance,
                    strength=_strength(job, pipeline, what))
 

@@ -64,7 +64,7 @@ def test_flux_kontext_edits_at_the_size_dgenerate_gives(tiny_flux_kontext: Path,
     assert np.abs(_pixels(edited) - resized).mean() > 2
 
 
-@pytest.mark.parametrize("model", ["tiny_chroma", "tiny_flux_kontext", "tiny_z_image"])
+@pytest.mark.parametrize("model", ["tiny_chroma", "tiny_flux_kontext", "tiny_z_image", "tiny_qwen_image"])
 def test_inpainting_keeps_the_unmasked_pixels(model: str, seed_image: tuple[Path, Path],
                                               request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path) -> None:
     seed, mask = seed_image
@@ -96,7 +96,8 @@ def test_the_x4_upscaler_makes_four_times_the_image_and_its_noise_level_is_an_ax
      "--image-guidance-scales is for models that edit an image by instruction (torch-pix2pix, torch-sdxl-pix2pix)"),
     ("tiny_model", ["--image-seeds", "{seed}", "--upscaler-noise-levels", "20"],
      "--upscaler-noise-levels is for SD x4 upscaler models (torch-upscaler-x4)"),
-    ("tiny_chroma", ["--true-guidance-scales", "2"], "--true-guidance-scales is for Flux and Flux Kontext models"),
+    ("tiny_chroma", ["--true-guidance-scales", "2"],
+     "--true-guidance-scales is for Flux, Flux Kontext and Qwen-Image models"),
     ("tiny_pix2pix", ["--image-seeds", "{seed}", "--upscaler-noise-levels", "351"],
      "--upscaler-noise-levels '351' is out of range: use a value from 0 to 350"),
 ])
@@ -119,3 +120,12 @@ def test_an_image_to_change_takes_the_default_strength_only_where_the_pipeline_h
     assert "s_7_st_0-8_g_5-0_i_3_step_1.png" in img2img.out and "--image-seed-strengths 0.8" in img2img.out
     assert "s_7_g_5-0_igs_1-5_i_3_step_1.png" in edit.out and "--image-seed-strengths" not in edit.out
     assert "--image-guidance-scales 1.5" in edit.out
+
+
+def test_qwen_image_guides_with_its_pipelines_true_guidance_by_default(tiny_qwen_image: Path, run_cli: RunCli,
+                                                                         tmp_path: Path) -> None:
+    """QwenImagePipeline's true_cfg_scale defaults to 4 (Flux's to 1): the family's default is resolved and recorded."""
+    result = run_cli(str(tiny_qwen_image), "--prompts", "a fox; blur", "--output-size", "32", *COMMON, "--dry-run",
+                     "-o", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "s_7_g_5-0_tg_4-0_i_3_step_1.png" in result.out and "--true-guidance-scales 4" in result.out

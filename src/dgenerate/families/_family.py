@@ -117,6 +117,7 @@ class Family:
     default_sample_size: int = 64  # the denoiser's sample size when its config names none
     flow_matching: bool = False  # FlowMatch* schedulers (else the discrete-time ones)
     custom_sigmas: bool = False  # the pipelines plan the scheduler with sigmas of their own
+    default_true_guidance: float = 1.0  # --true-guidance-scales when not given, where the pipelines take it (1: off)
     default_sequence_length: int | None = None  # T5 or Qwen prompt tokens the pipelines read by default
     transformer_class: str | None = None  # what --transformer loads
     transformer_markers: tuple[str, ...] = ()  # weight-name prefixes of its transformer in the diffusers layout

@@ -28,7 +28,8 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
     own = family(spec.model_type)
     denoiser = read_json(folder / own.denoiser / "config.json", spec.path)
     vae = read_json(vae_config_folder(spec, folder) / "config.json", spec.path)
-    scale = 2 ** (len(vae.get("block_out_channels", (0, 0, 0, 0))) - 1)
+    scale = 2 ** len(vae["temperal_downsample"]) if "temperal_downsample" in vae else \
+        2 ** (len(vae.get("block_out_channels", (0, 0, 0, 0))) - 1)  # Wan-style causal VAEs (Qwen-Image) count apart
     sample = denoiser.get("sample_size", own.default_sample_size)
     side = int(sample if isinstance(sample, int) else sample[0]) * scale
     scheduler_config = read_json(folder / "scheduler" / "scheduler_config.json", spec.path)

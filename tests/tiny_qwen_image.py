@@ -1,0 +1,50 @@
+"""A tiny Qwen-Image pipeline with seeded random weights, built offline in seconds: Qwen-Image's MMDiT over a
+Wan-style 16-channel causal VAE (scale factor 8, 2x2 patches), a Qwen2.5-VL text encoder, flow matching. With `edit`,
+the same parts saved as a Qwen-Image-Edit (or Edit Plus) folder, with the Qwen2-VL processor that shows the encoder
+the image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.tiny_qwen_text import build_tiny_qwen_tokenizer, tiny_qwen2_5_vl
+
+_TEXT = 32
+
+
+def build_tiny_qwen_image(folder: Path, seed: int = 0, edit: str | None = None) -> Path:
+    """Save a tiny Qwen-Image-shaped pipeline into `folder` (`edit`: "QwenImageEditPipeline" or
+    "QwenImageEditPlusPipeline"); sizes are multiples of 16 (pass one: the pipelines default to 1024x1024)."""
+    import diffusers
+    import torch
+    from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageTransformer2DModel
+
+    torch.manual_seed(seed)
+    transformer = QwenImageTransformer2DModel(
+        patch_size=2, in_channels=64, out_channels=16, num_layers=1, attention_head_dim=16, num_attention_heads=2,
+        joint_attention_dim=_TEXT, axes_dims_rope=(4, 6, 6),
+    )
+    torch.manual_seed(seed)
+    vae = AutoencoderKLQwenImage(base_dim=8, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
+                                 temperal_downsample=[False, True, True])
+    tokenizer = build_tiny_qwen_tokenizer()
+    torch.manual_seed(seed)
+    text_encoder = tiny_qwen2_5_vl(tokenizer, _TEXT)
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=0.9,
+                                                base_image_seq_len=256, max_image_seq_len=8192, shift_terminal=0.02,
+                                                time_shift_type="exponential")
+    parts: dict[str, Any] = {"scheduler": scheduler, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer,
+                             "transformer": transformer}
+    if edit is not None:
+        parts["processor"] = _processor(tokenizer)
+    pipeline: Any = getattr(diffusers, edit or "QwenImagePipeline")(**parts)
+    pipeline.save_pretrained(folder)
+    return folder
+
+
+def _processor(tokenizer: Any) -> Any:
+    from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor
+
+    return Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=14, merge_size=2, temporal_patch_size=2),
+                            tokenizer=tokenizer, chat_template=tokenizer.chat_template)
