@@ -192,6 +192,27 @@ def qwen_image_transformer(tiny_qwen_image: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_flux2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_flux2 import build_tiny_flux2_klein
+
+    return build_tiny_flux2_klein(tmp_path_factory.mktemp("tiny-flux2-klein") / "model")
+
+
+@pytest.fixture(scope="session")
+def flux2_lora(tiny_flux2: Path) -> Path:
+    from diffusers import Flux2KleinPipeline
+
+    return save_lora(Flux2KleinPipeline, tiny_flux2, "flux2", "transformer")
+
+
+@pytest.fixture(scope="session")
+def flux2_transformer(tiny_flux2: Path) -> Path:
+    from tests.tiny_adapters import save_tiny_transformer
+
+    return save_tiny_transformer(tiny_flux2, tiny_flux2.parent / "flux2-transformer", seed=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_chroma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_chroma import build_tiny_chroma
 

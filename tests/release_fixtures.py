@@ -133,7 +133,8 @@ def _contract_inputs(root: Path, _get: Fixtures) -> Path:
 
 
 def draw_contract_inputs(folder: Path) -> Path:
-    """seed.png and mask.png (72x48), control.png, and a three-frame clip.mp4: the reproduction contract's inputs."""
+    """seed.png and mask.png (72x48), control.png, a three-frame clip.mp4, and reference.png (80x96, for the models
+    that read reference images): the reproduction contract's inputs."""
     from PIL import Image, ImageDraw
 
     from tests.media.conftest import write_video
@@ -148,6 +149,9 @@ def draw_contract_inputs(folder: Path) -> Path:
     ImageDraw.Draw(control).rectangle((0, 0, 35, 47), fill="white")
     control.save(folder / "control.png")
     write_video(folder / "clip.mp4", "libx264", Fraction(24), 3)
+    reference = Image.new("RGB", (80, 96), "yellow")
+    ImageDraw.Draw(reference).polygon([(40, 8), (72, 88), (8, 88)], fill="green")
+    reference.save(folder / "reference.png")
     return folder
 
 

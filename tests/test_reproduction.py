@@ -76,6 +76,18 @@ def _edited(model: str, *options: str) -> Callable[[Fixtures], list[str]]:
                             *options]
 
 
+def _flux2_seed(seed: str, *options: str) -> Callable[[Fixtures], list[str]]:
+    """Flux.2 reads images of 64 pixels a side or more: the contract's seed at 96x64, with {seed}, {mask}, {reference}
+    naming the contract inputs."""
+
+    def argv(fixture: Fixtures) -> list[str]:
+        inputs = fixture("contract_inputs")
+        paths = {name: inputs / f"{name}.png" for name in ("seed", "mask", "reference")}
+        return [str(fixture("tiny_flux2")), "--image-seeds", seed.format(**paths) + ";96x64", *options]
+
+    return argv
+
+
 def _with(base: Callable[[Fixtures], list[str]], *options: str) -> Callable[[Fixtures], list[str]]:
     """Options naming fixtures as {name}: '{tiny_lora};0.7' becomes that fixture's path and ';0.7'."""
 
@@ -201,6 +213,15 @@ KINDS = [
         "--transformer", "{qwen_image_transformer}", "--true-guidance-scales", "1.5")),
     Kind("qwen-image-img2img", _seeded("img2img", "tiny_qwen_image"), batches=False, seed_size=(80, 48)),
     Kind("qwen-image-inpainting", _seeded("inpainting", "tiny_qwen_image"), batches=False, seed_size=(80, 48)),
+    Kind("flux2", lambda fixture: [str(fixture("tiny_flux2")), "--output-size", "48x32"], prompt="a red circle"),
+    Kind("flux2-lora-transformer", _with(lambda fixture: [str(fixture("tiny_flux2")), "--output-size", "32"],
+                                         "--lora", "{flux2_lora};0.8", "--transformer", "{flux2_transformer}"),
+         prompt="a red circle"),
+    Kind("flux2-edit", _flux2_seed("{seed}"), batches=False, seed_size=(96, 64), prompt="make it green"),
+    Kind("flux2-edit-references", _flux2_seed("{seed};reference={reference},{reference}"), batches=False,
+         seed_size=(96, 64), prompt="the two as one"),
+    Kind("flux2-inpainting-reference", _flux2_seed("{seed};{mask};reference={reference}", "--image-seed-strengths",
+                                                   "0.7"), batches=False, seed_size=(96, 64), prompt="a tree"),
     Kind("pix2pix", _edited("tiny_pix2pix", "--image-guidance-scales", "1.2"), batches=False),
     Kind("pix2pix-default-image-guidance", _edited("tiny_pix2pix", "--scheduler", "EulerAncestralDiscreteScheduler"),
          batches=False),
@@ -336,7 +357,7 @@ def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureR
     assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
 
 
-_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler")  # they change an image by the prompt, with no strength
+_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2")  # edits by the prompt: no strength
 
 
 @pytest.mark.parametrize("model", ["tiny_model", "tiny_flux", "tiny_chroma", "tiny_z_image", "tiny_qwen_image",
@@ -345,7 +366,10 @@ def test_an_animation_and_each_of_its_frames_keep_the_contract(
         model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     seeded = _seeded("animation", model)(request.getfixturevalue)
-    argv = [*(seeded[:-2] if model in _EDITS else seeded), *COMMON, "--prompts", "a red circle; blue",
+    prompt = "a red circle; blue"
+    if model == "tiny_flux2":  # it reads images of 64 pixels a side or more, and no negative prompt
+        seeded[2], prompt = seeded[2] + ";96x64", "a red circle"
+    argv = [*(seeded[:-2] if model in _EDITS else seeded), *COMMON, "--prompts", prompt,
             "--inference-steps", "3", "--seeds", "11"]
     (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
     animation, *frames = dgenerate.render([job], _CACHE)

@@ -28,6 +28,7 @@ from dgenerate.families import (
     MAX_SEQUENCE_LENGTH,
     MODEL_TYPES,
     NO_T5,
+    REFERENCES,
     REFINER,
     SEQUENCE_LENGTH_OPTION,
     TRANSFORMER,
@@ -166,7 +167,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="Animation output format: webp, gif or mp4. (default: mp4)")
     add("-fs", "--frame-start", help="First frame of an animated input to use (inclusive).")
     add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
-    add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'.")
+    add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'; "
+        f"'image;reference=r.png,s.png' adds reference images ({supporting(REFERENCES)}).")
     add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. "
         f"(default: {format_number(DEFAULT_STRENGTH)})")
     add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],

@@ -120,18 +120,22 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class ImageSeedSpec:
-    """--image-seeds "image;mask;control=c.png;WxH": a path or URL, an optional inpaint mask, the ControlNets' control
-    images (with --control-nets; alone, they guide text to image: no image), an optional size (height optional)."""
+    """--image-seeds "image;mask;control=c.png;reference=r.png;WxH": a path or URL, an optional inpaint mask, the
+    ControlNets' control images (with --control-nets; alone, they guide text to image: no image), reference images
+    for the models that read several (Flux.2), an optional size (height optional)."""
 
     image: str | None
     mask: str | None = None
     size: tuple[int, int | None] | None = None
     control: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         parts = ([self.image] if self.image else []) + ([self.mask] if self.mask else [])
         if self.control:
             parts.append("control=" + ",".join(self.control))
+        if self.references:
+            parts.append("reference=" + ",".join(self.references))
         if self.size is not None:
             width, height = self.size
             parts.append(f"{width}x{height}" if height is not None else str(width))
@@ -183,8 +187,9 @@ class Job:
                 del owner[name]
         loras = data["model"].pop("loras")  # published ids hold one LoRA, or none, under "lora"
         data["model"]["lora"] = None if not loras else loras[0] if len(loras) == 1 else loras
-        if data["image_seed"] is not None and not data["image_seed"]["control"]:
-            del data["image_seed"]["control"]
+        for name in ("control", "references"):  # added later: absent when empty, as in published ids
+            if data["image_seed"] is not None and not data["image_seed"][name]:
+                del data["image_seed"][name]
         return data
 
     def canonical_json(self) -> str:

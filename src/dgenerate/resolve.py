@@ -124,6 +124,7 @@ class Resolver:
             job = replace(job, image_seed=seed)
             if job.strength is not None:
                 denoising_steps(job)
+            self._check_sides(job)
         return family(spec.model_type).complete(job)
 
     def spec(self, spec: ModelSpec) -> ModelSpec:
@@ -169,6 +170,25 @@ class Resolver:
             with open_seed(image, mask, job.frame_start, job.frame_end, controls) as source:
                 self._media[key] = source.info
         return self._media[key]
+
+    def _check_sides(self, job: Job) -> None:
+        """Families whose pipelines refuse small images (Flux.2: 64 pixels a side) are told before any work."""
+        least = family(job.model.model_type).min_image_side
+        seed = job.image_seed
+        assert seed is not None and job.width is not None and job.height is not None
+        if not least or seed.image is None:
+            return
+        from dgenerate.media import open_seed
+
+        sizes = {f"image seed {seed.image!r} at {job.width}x{job.height}": (job.width, job.height)}
+        for path in seed.references:
+            with open_seed(self.local(path)) as source:
+                sizes[f"reference image {path!r} ({source.info.width}x{source.info.height})"] = \
+                    (source.info.width, source.info.height)
+        for what, size in sizes.items():
+            if min(size) < least:
+                raise UsageError(f"--image-seeds: the {what} is smaller than {least} pixels a side, which "
+                                 f"{family(job.model.model_type).name} needs; give a larger image or size")
 
     def local(self, path: str) -> Path:
         from dgenerate.media import fetch, is_url
@@ -249,6 +269,9 @@ def _check_pipeline_takes(job: Job, pipeline: Pipeline, what: str) -> None:
     if job.true_guidance_scale is not None and not pipeline.true_cfg:
         raise UsageError(f"{what} has no true guidance (diffusers' pipeline takes none): leave --true-guidance-scales "
                          "out")
+    if job.image_seed is not None and job.image_seed.references and not pipeline.references:
+        raise UsageError(f"{what} reads no reference images: remove ';reference={','.join(job.image_seed.references)}'"
+                         " from --image-seeds")
 
 
 def denoising_steps(job: Job) -> int:

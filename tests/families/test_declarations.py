@@ -71,6 +71,16 @@ def test_every_pipeline_takes_what_its_declaration_passes(each: Family) -> None:
         assert wrong == [], f"{each.model_type} {mode} {pipeline.class_name}"
 
 
+@pytest.mark.parametrize("each", FAMILIES.values(), ids=lambda each: each.model_type)
+def test_a_family_supports_references_where_a_pipeline_of_it_takes_them(each: Family) -> None:
+    from dgenerate.families import REFERENCES
+
+    takers = [pipeline for _, pipeline in _pipelines(each) if pipeline.references]
+    assert bool(takers) == (REFERENCES in each.supports)
+    for pipeline in takers:
+        assert pipeline.references in _parameters(pipeline.class_name)
+
+
 def test_sizes_are_passed_to_every_pipeline_that_takes_them() -> None:
     """SD's and SDXL's img2img pipelines, SD's InstructPix2Pix and the x4 upscaler take the size of their image; every
     other one is told the job's size."""

@@ -129,3 +129,36 @@ def test_qwen_image_guides_with_its_pipelines_true_guidance_by_default(tiny_qwen
                      "-o", str(tmp_path))
     assert result.code == 0, result.err
     assert "s_7_g_5-0_tg_4-0_i_3_step_1.png" in result.out and "--true-guidance-scales 4" in result.out
+
+
+def test_flux2_reads_reference_images_after_its_image_and_keeps_the_unmasked_pixels(
+        tiny_flux2: Path, seed_image: tuple[Path, Path], run_cli: RunCli, tmp_path: Path) -> None:
+    seed, mask = seed_image
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (64, 96), "purple").save(reference)
+    alone, referenced = (_run(run_cli, tmp_path / name, str(tiny_flux2), "--prompts", "as one", "--image-seeds",
+                              f"{seed};{extra}96x64")[0] for name, extra in (("alone", ""),
+                                                                             ("referenced", f"reference={reference};")))
+    assert Image.open(referenced).size == (96, 64)
+    assert (_pixels(alone) != _pixels(referenced)).any(), "the reference image changed nothing"
+    (inpainted,) = _run(run_cli, tmp_path / "inpaint", str(tiny_flux2), "--prompts", "a tree", "--image-seeds",
+                        f"{seed};{mask};reference={reference};96x64")
+    resized = np.asarray(Image.open(seed).convert("RGB").resize((96, 64), Image.Resampling.LANCZOS), dtype=np.int16)
+    assert (_pixels(inpainted)[:, :40] == resized[:, :40]).all(), "a pixel under the black of the mask changed"
+    assert np.abs(_pixels(inpainted)[:, 56:] - resized[:, 56:]).mean() > 2, "the white of the mask was not generated"
+
+
+@pytest.mark.parametrize(("model", "seed", "needle"), [
+    ("tiny_z_image", "{seed};reference={seed}", "Z-Image (img2img) reads no reference images: remove "),
+    ("tiny_flux2", "{seed}", "the image seed '{seed}' at 64x48 is smaller than 64 pixels a side, which Flux.2 needs"),
+    ("tiny_flux2", "{seed};reference={seed};96x64", "the reference image '{seed}' (64x48) is smaller than 64 pixels"),
+    ("tiny_flux2", "reference={seed}", "is not 'image', 'image;mask'"),
+])
+def test_reference_images_are_checked_before_any_work(model: str, seed: str, needle: str,
+                                                      seed_image: tuple[Path, Path], request: pytest.FixtureRequest,
+                                                      run_cli: RunCli, tmp_path: Path) -> None:
+    path = str(seed_image[0])
+    result = run_cli(str(request.getfixturevalue(model)), "--prompts", "x", "--image-seeds", seed.format(seed=path),
+                     *COMMON, "-o", str(tmp_path))
+    assert result.code == 2 and needle.format(seed=path) in result.err, result.err
+    assert list(tmp_path.iterdir()) == []

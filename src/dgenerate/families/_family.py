@@ -25,6 +25,7 @@ TRANSFORMER = "transformer"
 TRUE_GUIDANCE = "true_guidance"
 MAX_SEQUENCE_LENGTH = "max_sequence_length"
 IMAGE_GUIDANCE = "image_guidance"
+REFERENCES = "references"  # reads reference images after its image seed (declared by the family, used by pipelines)
 UPSCALER_NOISE = "upscaler_noise"
 
 
@@ -38,6 +39,7 @@ class Pipeline:
     true_cfg: bool = False  # takes true_cfg_scale: true classifier-free guidance with the negative prompt
     control_image: str = "control_image"  # the argument a ControlNet pipeline takes its control images in
     strength: bool = True  # takes a strength (img2img, inpainting); False: it edits its image by the prompt
+    references: str = ""  # the argument that takes reference images ("image": after the image seed in its list)
     step_callback: bool = True  # takes callback_on_step_end (a few older pipelines take only callback_steps)
 
 
@@ -112,6 +114,7 @@ class Family:
     control_net_class: str | None = None
     control_note: str = ""  # why ControlNets guide some modes only, for the error that says so
     supports: frozenset[str] = frozenset()  # options beyond the common ones (see the names above)
+    min_image_side: int = 0  # image seeds and reference images must be at least this many pixels a side
     output_scale: int = 1  # the picture is this many times the job's size on each side (an upscaler's)
     patch: int = 1  # sizes are multiples of the VAE's scale factor times this (2 for 2x2 transformer patches)
     default_sample_size: int = 64  # the denoiser's sample size when its config names none

@@ -31,7 +31,7 @@ NEEDS = "an image to change, without a mask: --image-seeds photo.png"
 FAMILY = Family(
     model_type="torch-pix2pix",
     name="InstructPix2Pix",
-    order=8,
+    order=9,
     index_classes=("StableDiffusionInstructPix2PixPipeline",),
     pipelines={"img2img": Pipeline("StableDiffusionInstructPix2PixPipeline", sized=False, strength=False)},
     denoiser="unet",

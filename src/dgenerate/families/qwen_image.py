@@ -19,7 +19,7 @@ def _a1111_guidance(job: Job) -> str:
 FAMILY = Family(
     model_type="torch-qwen-image",
     name="Qwen-Image",
-    order=7,
+    order=8,
     index_classes=("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline"),
     pipelines={"text": Pipeline("QwenImagePipeline", true_cfg=True),
                "img2img": Pipeline("QwenImageImg2ImgPipeline", true_cfg=True),

@@ -16,7 +16,7 @@ def _complete(job: Job) -> Job:
 FAMILY = Family(
     model_type="torch-sdxl-pix2pix",
     name="SDXL InstructPix2Pix",
-    order=9,
+    order=10,
     index_classes=("StableDiffusionXLInstructPix2PixPipeline",),
     pipelines={"img2img": Pipeline("StableDiffusionXLInstructPix2PixPipeline", strength=False, step_callback=False)},
     denoiser="unet",

@@ -21,7 +21,7 @@ def _complete(job: Job) -> Job:
 FAMILY = Family(
     model_type="torch-upscaler-x4",
     name="SD x4 upscaler",
-    order=10,
+    order=11,
     index_classes=("StableDiffusionUpscalePipeline",),
     pipelines={"img2img": Pipeline("StableDiffusionUpscalePipeline", sized=False, strength=False,
                                    step_callback=False)},

@@ -9,7 +9,7 @@ from dgenerate.families._family import MAX_SEQUENCE_LENGTH, TRANSFORMER, Family,
 FAMILY = Family(
     model_type="torch-z-image",
     name="Z-Image",
-    order=6,
+    order=7,
     index_classes=("ZImagePipeline", "ZImageImg2ImgPipeline", "ZImageInpaintPipeline"),
     pipelines={"text": Pipeline("ZImagePipeline"),
                "img2img": Pipeline("ZImageImg2ImgPipeline"),

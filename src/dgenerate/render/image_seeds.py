@@ -31,7 +31,8 @@ def _local(path: str | None, downloads: Path) -> Path | None:
     return fetch(path, downloads) if is_url(path) else Path(path)
 
 
-def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Progress) -> Any:
+def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Progress,
+                    references: list[Any]) -> Any:
     from dgenerate.media import resize_image
 
     image, mask, controls = frame
@@ -43,6 +44,8 @@ def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Pr
     inputs: dict[str, Any] = {} if image is None else {"image": resize_image(image, size)}
     if takes.strength and image is not None:
         inputs.update(strength=job.strength)
+    if references:  # as given: the pipeline sizes its references itself
+        inputs[takes.references] = [*([inputs["image"]] if takes.references == "image" else []), *references]
     if mask is not None:
         mask = resize_image(mask, size)
         inputs.update(mask_image=mask)
@@ -69,6 +72,18 @@ def _control_inputs(job: Job, controls: list[Any], takes: Pipeline) -> dict[str,
     return {name: value[0] if len(nets) == 1 else value for name, value in values.items()}
 
 
+def _reference(path: str, downloads: Path) -> Any:
+    """A reference image: the first frame of a still or animated file, in RGB."""
+    from dgenerate.media import open_seed
+
+    local = _local(path, downloads)
+    assert local is not None
+    with open_seed(local) as source:
+        image, _, _ = next(source)
+    assert image is not None, "a reference is an image"
+    return image.convert("RGB")
+
+
 def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
     """The seed's own pixels where the mask is black, the generated ones where it is white (grey blends).
 
@@ -86,10 +101,11 @@ def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: 
     seed = job.image_seed
     assert seed is not None
     controls = [_local(path, downloads) for path in seed.control]
+    references = [_reference(path, downloads) for path in seed.references]
     with open_seed(_local(seed.image, downloads), _local(seed.mask, downloads), job.frame_start, job.frame_end,
                    [path for path in controls if path is not None]) as source:
         if not source.info.animated:
-            yield Still(job, _generate_frame(model, job, next(source), progress), model.environment)
+            yield Still(job, _generate_frame(model, job, next(source), progress, references), model.environment)
             return
         info = source.info
         assert info.fps is not None, "an animated input has a frame rate"
@@ -97,5 +113,5 @@ def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: 
         first = job.frame_start or 0
         for offset, inputs in enumerate(source):
             frame_job = replace(job, frame_start=first + offset, frame_end=first + offset)
-            yield Frame(frame_job, _generate_frame(model, frame_job, inputs, progress), model.environment)
+            yield Frame(frame_job, _generate_frame(model, frame_job, inputs, progress, references), model.environment)
         yield AnimationEnd(job, model.environment)
