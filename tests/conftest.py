@@ -213,6 +213,20 @@ def flux2_transformer(tiny_flux2: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_kolors(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_kolors import build_tiny_kolors
+
+    return build_tiny_kolors(tmp_path_factory.mktemp("tiny-kolors") / "model")
+
+
+@pytest.fixture(scope="session")
+def kolors_lora(tiny_kolors: Path) -> Path:
+    from diffusers import KolorsPipeline
+
+    return save_lora(KolorsPipeline, tiny_kolors, "kolors")
+
+
+@pytest.fixture(scope="session")
 def tiny_chroma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_chroma import build_tiny_chroma
 

@@ -222,6 +222,10 @@ KINDS = [
          seed_size=(96, 64), prompt="the two as one"),
     Kind("flux2-inpainting-reference", _flux2_seed("{seed};{mask};reference={reference}", "--image-seed-strengths",
                                                    "0.7"), batches=False, seed_size=(96, 64), prompt="a tree"),
+    Kind("kolors", lambda fixture: [str(fixture("tiny_kolors")), "--output-size", "48x64"]),
+    Kind("kolors-lora", _with(lambda fixture: [str(fixture("tiny_kolors"))], "--lora", "{kolors_lora};0.7",
+                              "--max-sequence-length", "32", "--sdxl-original-size", "96x128")),
+    Kind("kolors-img2img", _seeded("img2img", "tiny_kolors"), batches=False),
     Kind("pix2pix", _edited("tiny_pix2pix", "--image-guidance-scales", "1.2"), batches=False),
     Kind("pix2pix-default-image-guidance", _edited("tiny_pix2pix", "--scheduler", "EulerAncestralDiscreteScheduler"),
          batches=False),
@@ -361,7 +365,7 @@ _EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2")  #
 
 
 @pytest.mark.parametrize("model", ["tiny_model", "tiny_flux", "tiny_chroma", "tiny_z_image", "tiny_qwen_image",
-                                   *_EDITS])
+                                   "tiny_kolors", *_EDITS])
 def test_an_animation_and_each_of_its_frames_keep_the_contract(
         model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

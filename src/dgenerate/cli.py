@@ -181,8 +181,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("-unl", "--upscaler-noise-levels", nargs="*", help=f"{supporting(UPSCALER_NOISE)}: noise levels to try, 0 to "
         f"{MAX_NOISE_LEVEL}, added to the image seed before it is upscaled; more lets the model invent more detail. "
         "(default: 20)")
-    add("--max-sequence-length", help=f"{supporting(SEQUENCE_LENGTH_OPTION)}: prompt tokens the T5 or Qwen encoder "
-        "reads, "
+    add("--max-sequence-length", help=f"{supporting(SEQUENCE_LENGTH_OPTION)}: prompt tokens the T5, Qwen or ChatGLM "
+        "encoder reads, "
         f"1 to {MAX_SEQUENCE_LENGTH}. (default: the pipeline's, {default_sequence_lengths()})")
     add("-ifs", "--inference-steps", nargs="*", default=[str(DEFAULT_INFERENCE_STEPS)],
         help=f"Inference steps values to try. (default: {DEFAULT_INFERENCE_STEPS})")

@@ -75,7 +75,7 @@ def test_a_job_id_without_the_new_fields_is_unchanged(tiny_model: Path) -> None:
     (["{sd3}", "--model-type", "torch"], r"is a Stable Diffusion 3 model, not Stable Diffusion 1.x/2.x: use "),
     (["{flux}", "--no-t5"], r"^--no-t5 is for Stable Diffusion 3 models \(torch-sd3\)"),
     (["{sd3}", "--true-guidance-scales", "3"], r"^--true-guidance-scales is for Flux, .* models \(torch-flux, "),
-    (["{sd}", "--max-sequence-length", "77"], r"^--max-sequence-length is for models with a T5 or Qwen text encoder"),
+    (["{sd}", "--max-sequence-length", "77"], r"^--max-sequence-length is for models with a language-model text "),
     (["{flux}", "--offload", "model"], r"^--offload model moves model parts between the CPU and a GPU: it needs "),
     (["{flux}", "--scheduler", "DDIMScheduler"], r"^--scheduler DDIMScheduler does not run torch-flux models"),
     (["{sd}", "--scheduler", "FlowMatchEulerDiscreteScheduler"], r"is a flow-matching scheduler, for torch-sd3"),

@@ -29,7 +29,7 @@ class _Option:
     name: str  # what Family.supports calls it
     given: Callable[[Any], str | None]  # the option as the user gave it (of a ModelSpec or a Job), None if not given
     job: bool = False  # an option of the job (else of its model spec)
-    audience: str = ""  # who it is for, when not simply the families' names: "models with a T5 or Qwen text encoder"
+    audience: str = ""  # who it is for, when not simply the families' names: "models with a T5 encoder"
     note: str = ""  # why, after the families
 
 
@@ -40,7 +40,7 @@ _TABLE = (
             note=", whose transformer it replaces"),
     _Option(NO_T5, lambda spec: "--no-t5" if spec.no_t5 else None, note=", whose T5 encoder is optional"),
     _Option(MAX_SEQUENCE_LENGTH, lambda job: None if job.max_sequence_length is None else "--max-sequence-length",
-            job=True, audience="models with a T5 or Qwen text encoder"),
+            job=True, audience="models with a language-model text encoder (T5, Qwen, ChatGLM)"),
     _Option(PROMPT_WEIGHTING, lambda job: job.prompt_weighting and f"--prompt-weighting {job.prompt_weighting}",
             job=True),
     _Option(TRUE_GUIDANCE, lambda job: None if job.true_guidance_scale is None else "--true-guidance-scales",
