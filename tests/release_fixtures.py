@@ -54,6 +54,29 @@ def _tiny_sd3(root: Path, _get: Fixtures) -> Path:
     return build_tiny_sd3(root / "tiny-sd3" / "model")
 
 
+def _built(module: str, function: str, folder: str, base: str | None = None) -> Builder:
+    """A tiny pipeline of the fourth wave's families, as the test session's fixture builds it."""
+
+    def build(root: Path, get: Fixtures) -> Path:
+        import importlib
+
+        builder = getattr(importlib.import_module(f"tests.{module}"), function)
+        if base is None:
+            return Path(builder(root / folder / "model"))
+        return Path(builder(get(base).parent / folder, get(base)))
+
+    return build
+
+
+def _transformer(model: str, name: str) -> Builder:
+    def build(_root: Path, get: Fixtures) -> Path:
+        from tests.tiny_adapters import save_tiny_transformer
+
+        return save_tiny_transformer(get(model), get(model).parent / f"{name}-transformer", seed=1)
+
+    return build
+
+
 def _lora(pipeline: str, model: str, name: str, component: str = "unet", seed: int = 3) -> Builder:
     def build(_root: Path, get: Fixtures) -> Path:
         import diffusers
@@ -219,6 +242,24 @@ BUILDERS: dict[str, Builder] = {
     "other_vae": _other_vae,
     "other_flow_vae": _other_flow_vae,
     "vae_file": _vae_file,
+    "tiny_chroma": _built("tiny_chroma", "build_tiny_chroma", "tiny-chroma"),
+    "tiny_flux_kontext": _built("tiny_flow_models", "build_tiny_flux_kontext", "tiny-flux-kontext"),
+    "tiny_flux2": _built("tiny_flux2", "build_tiny_flux2_klein", "tiny-flux2-klein"),
+    "tiny_z_image": _built("tiny_z_image", "build_tiny_z_image", "tiny-z-image"),
+    "tiny_qwen_image": _built("tiny_qwen_image", "build_tiny_qwen_image", "tiny-qwen-image"),
+    "tiny_kolors": _built("tiny_kolors", "build_tiny_kolors", "tiny-kolors"),
+    "tiny_pix2pix": _built("tiny_edit_models", "build_tiny_pix2pix", "pix2pix", base="tiny_model"),
+    "tiny_sdxl_pix2pix": _built("tiny_edit_models", "build_tiny_sdxl_pix2pix", "pix2pix", base="tiny_sdxl"),
+    "tiny_upscaler": _built("tiny_edit_models", "build_tiny_upscaler", "upscaler-x4", base="tiny_model"),
+    "chroma_lora": _lora("ChromaPipeline", "tiny_chroma", "chroma", "transformer"),
+    "z_image_lora": _lora("ZImagePipeline", "tiny_z_image", "z-image", "transformer"),
+    "qwen_image_lora": _lora("QwenImagePipeline", "tiny_qwen_image", "qwen-image", "transformer"),
+    "flux2_lora": _lora("Flux2KleinPipeline", "tiny_flux2", "flux2", "transformer"),
+    "kolors_lora": _lora("KolorsPipeline", "tiny_kolors", "kolors"),
+    "chroma_transformer": _transformer("tiny_chroma", "chroma"),
+    "z_image_transformer": _transformer("tiny_z_image", "z-image"),
+    "qwen_image_transformer": _transformer("tiny_qwen_image", "qwen-image"),
+    "flux2_transformer": _transformer("tiny_flux2", "flux2"),
 }
 
 

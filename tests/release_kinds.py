@@ -51,6 +51,7 @@ SD, SDXL = ("{tiny_model}",), ("{tiny_sdxl}", "--model-type", "torch-sdxl")
 SD3, FLUX = ("{tiny_sd3}",), ("{tiny_flux}", "--output-size", "32")  # Flux defaults to 1024x1024 whatever the model
 SEED, MASK = "{contract_inputs}/seed.png", "{contract_inputs}/mask.png"
 CONTROL, CLIP = "{contract_inputs}/control.png", "{contract_inputs}/clip.mp4"
+REFERENCE = "{contract_inputs}/reference.png"
 STRENGTH = ("--image-seed-strengths", "0.6")
 
 
@@ -125,6 +126,46 @@ KINDS = (
          prompt="a red circle"),  # Flux Fill reads no negative prompt
     Kind("animation", _seeded("{tiny_model}", CLIP), batches=False, animation=True),
     Kind("flux-animation", _seeded("{tiny_flux}", CLIP), batches=False, animation=True),
+    # The fourth wave's families (Chroma, Flux Kontext, Flux.2, Z-Image, Qwen-Image, Kolors, InstructPix2Pix, the x4
+    # upscaler), as in tests/test_reproduction.py
+    Kind("chroma", ("{tiny_chroma}", "--output-size", "32", "--model-type", "torch-chroma")),
+    Kind("chroma-lora-transformer", ("{tiny_chroma}", "--output-size", "32", "--lora", "{chroma_lora};0.7",
+                                     "--transformer", "{chroma_transformer}", "--max-sequence-length", "64")),
+    Kind("chroma-img2img", _seeded("{tiny_chroma}", SEED), batches=False),
+    Kind("chroma-inpainting", _seeded("{tiny_chroma}", f"{SEED};{MASK}"), batches=False),
+    Kind("flux-kontext", ("{tiny_flux_kontext}", "--output-size", "32x48")),
+    Kind("flux-kontext-edit", ("{tiny_flux_kontext}", "--image-seeds", SEED, "--true-guidance-scales", "2"),
+         batches=False),
+    Kind("flux-kontext-inpainting", _seeded("{tiny_flux_kontext}", f"{SEED};{MASK}"), batches=False),
+    Kind("z-image", ("{tiny_z_image}", "--output-size", "48x32")),
+    Kind("z-image-lora-transformer", ("{tiny_z_image}", "--output-size", "32", "--lora", "{z_image_lora};0.8",
+                                      "--transformer", "{z_image_transformer}.safetensors", "--max-sequence-length",
+                                      "100")),
+    Kind("z-image-img2img", _seeded("{tiny_z_image}", SEED), batches=False),
+    Kind("z-image-inpainting", _seeded("{tiny_z_image}", f"{SEED};{MASK}"), batches=False),
+    Kind("qwen-image", ("{tiny_qwen_image}", "--output-size", "48x32")),
+    Kind("qwen-image-lora-transformer-cfg", ("{tiny_qwen_image}", "--output-size", "32", "--lora",
+                                             "{qwen_image_lora};0.8", "--transformer", "{qwen_image_transformer}",
+                                             "--true-guidance-scales", "1.5")),
+    Kind("qwen-image-img2img", _seeded("{tiny_qwen_image}", SEED), batches=False),
+    Kind("qwen-image-inpainting", _seeded("{tiny_qwen_image}", f"{SEED};{MASK}"), batches=False),
+    Kind("flux2", ("{tiny_flux2}", "--output-size", "48x32"), prompt="a red circle"),
+    Kind("flux2-lora-transformer", ("{tiny_flux2}", "--output-size", "32", "--lora", "{flux2_lora};0.8",
+                                    "--transformer", "{flux2_transformer}"), prompt="a red circle"),
+    Kind("flux2-edit", ("{tiny_flux2}", "--image-seeds", f"{SEED};96x64"), batches=False, prompt="make it green"),
+    Kind("flux2-edit-references", ("{tiny_flux2}", "--image-seeds", f"{SEED};reference={REFERENCE},{REFERENCE};96x64"),
+         batches=False, prompt="the two as one"),
+    Kind("flux2-inpainting-reference", ("{tiny_flux2}", "--image-seeds", f"{SEED};{MASK};reference={REFERENCE};96x64",
+                                        "--image-seed-strengths", "0.7"), batches=False, prompt="a tree"),
+    Kind("kolors", ("{tiny_kolors}", "--output-size", "48x64")),
+    Kind("kolors-lora", ("{tiny_kolors}", "--lora", "{kolors_lora};0.7", "--max-sequence-length", "32",
+                         "--sdxl-original-size", "96x128")),
+    Kind("kolors-img2img", _seeded("{tiny_kolors}", SEED), batches=False),
+    Kind("pix2pix", ("{tiny_pix2pix}", "--image-seeds", SEED, "--image-guidance-scales", "1.2"), batches=False),
+    Kind("sdxl-pix2pix", ("{tiny_sdxl_pix2pix}", "--image-seeds", SEED, "--image-guidance-scales", "2"),
+         batches=False),
+    Kind("upscaler-x4", ("{tiny_upscaler}", "--image-seeds", SEED, "--upscaler-noise-levels", "50"), batches=False),
+    Kind("edit-animation", ("{tiny_flux_kontext}", "--image-seeds", CLIP), batches=False, animation=True),
 )
 
 

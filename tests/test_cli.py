@@ -51,7 +51,7 @@ def test_help_names_the_families_each_option_is_for_from_their_declarations() ->
         named = [each.model_type for each in FAMILIES.values()
                  if re.search(rf"(?<![\w-]){each.model_type}(?![\w-])", helps[flag])]
         assert named == [each.model_type for each in FAMILIES.values() if option in each.supports], flag
-    assert "256 for Stable Diffusion 3; 512 for Flux, Chroma, " in helps["--max-sequence-length"]
+    assert "256 for Stable Diffusion 3 and Kolors; 512 for Flux, Chroma, " in helps["--max-sequence-length"]
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
