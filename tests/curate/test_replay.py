@@ -14,6 +14,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from dgenerate.cli import parse_invocation
 from dgenerate.curate.metadata import a1111_arguments, parse_a1111
+from dgenerate.jobs import Job, ModelSpec
 from dgenerate.reproduce import read_config, read_png_config
 from tests.conftest import RunCli
 
@@ -112,6 +113,18 @@ def test_karras_and_a_semicolon_are_named_when_they_cannot_be_kept() -> None:
     assert mapped.arguments == ["--prompts=a, b", "--inference-steps=20", "--guidance-scales=7", "--seeds=1",
                                 "--scheduler=DPMSolverMultistepScheduler"]
     assert mapped.not_mapped == ["';' in the prompt (written as ',')", "Karras sigmas"]
+
+
+def test_automatic1111s_image_cfg_scale_is_the_image_guidance_of_an_instruction_edit(tiny_pix2pix: Path) -> None:
+    """AUTOMATIC1111 writes an instruct-pix2pix image's image guidance as "Image CFG scale"; so does dgenerate."""
+    from dgenerate.reproduce import a1111_parameters
+
+    mapped = a1111_arguments(parse_a1111("make it snow\nSteps: 20, CFG scale: 7.5, Image CFG scale: 1.25, Seed: 3"))
+    assert "--image-guidance-scales=1.25" in mapped.arguments and mapped.not_mapped == []
+    job = Job(ModelSpec(str(tiny_pix2pix), "torch-pix2pix"), "make it snow", None, 3, 7.5, 20, 64, 48,
+              scheduler="DDIMScheduler", image_guidance_scale=1.25)
+    written = a1111_arguments(parse_a1111(a1111_parameters(job)))
+    assert {"--guidance-scales=7.5", "--image-guidance-scales=1.25", "--seeds=3"} <= set(written.arguments)
 
 
 def test_a_size_off_the_grid_of_8_is_read_as_automatic1111_renders_it() -> None:

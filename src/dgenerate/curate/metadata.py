@@ -116,7 +116,8 @@ class Mapped:
 
 def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     """Our options for the settings of AUTOMATIC1111's text that mean the same here: prompt, negative prompt, steps,
-    sampler, CFG scale, seed and size. Everything else is listed in `not_mapped`, as "Key: value"."""
+    sampler, CFG scale, seed and size, and the instruct-pix2pix Image CFG scale. Everything else is listed in
+    `not_mapped`, as "Key: value"."""
     settings = dict(parameters.settings)
     not_mapped: list[str] = []
     prompt = parameters.prompt
@@ -130,7 +131,8 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     arguments = ["--prompts=" + (f"{prompt}; {negative}" if negative else prompt)]
     flux = "Distilled CFG Scale" in settings
     arguments += _guidance(settings) if flux else []
-    for key, flag in (("Steps", "--inference-steps"), ("CFG scale", "--guidance-scales"), ("Seed", "--seeds")):
+    for key, flag in (("Steps", "--inference-steps"), ("CFG scale", "--guidance-scales"), ("Seed", "--seeds"),
+                      ("Image CFG scale", "--image-guidance-scales")):
         if key in settings:
             arguments.append(f"{flag}={settings.pop(key)}")
     size = _SIZE.match(settings.get("Size", ""))
