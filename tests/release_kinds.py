@@ -3,8 +3,8 @@
 scripts/legacy-configs and scripts/compare-release run other releases' dgenerate (a `git archive` of a commit, on
 PYTHONPATH) over these commands, so the list is data that any release's command line can take: each kind is the
 words of tests/test_reproduction.py's KINDS at 5dc3d22, and of the fourth wave's families since, with `{fixture}`
-naming a fixture of tests/release_fixtures.py. A release older than a kind refuses its command in one line (exit code 2 for an unknown
-option), which the scripts report as skipped.
+naming a fixture of tests/release_fixtures.py. A release older than a kind refuses its command in one line (exit code
+2 for an unknown option), which the scripts report as skipped.
 
 Not named test_*.py: pytest does not collect it.
 """

@@ -131,3 +131,18 @@ def test_sigterm_during_an_animation_leaves_a_playable_file(tiny_model: Path, tm
     with open_media(animation) as source:
         frames = len(list(source))
     assert 3 <= frames < 40
+
+
+def test_resume_knows_edits_which_record_no_strength(run_cli: RunCli, tiny_pix2pix: Path, tmp_path: Path) -> None:
+    """An edit's job has no strength and records its image guidance: a resumed grid finds what it made."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), "teal").save(photo)
+    argv = [str(tiny_pix2pix), "--image-seeds", str(photo), "--image-guidance-scales", "1.2", "2", "--device", "cpu",
+            "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "5", "--output-configs", "-o",
+            str(tmp_path / "out")]
+    assert run_cli(*argv).code == 0
+    made = contents(tmp_path / "out")
+    (tmp_path / "out" / "s_5_g_5-0_igs_2-0_i_2_step_2.png").unlink()
+    result = run_cli(*argv, "--resume")
+    assert result.code == 0 and "1 of 2 images are already made; making the other 1" in result.err, result.err
+    assert contents(tmp_path / "out") == made

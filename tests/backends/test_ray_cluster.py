@@ -174,3 +174,24 @@ def test_a_run_starts_its_own_ray_and_ctrl_c_stops_it_cleanly(tiny_model: Path, 
     assert 0 < len(made) < 40 and all(path.suffix == ".png" for path in made), "no partial file"
     for path in made:
         Image.open(path).load()
+
+
+@pytest.mark.usefixtures("cluster")
+def test_edits_with_reference_images_and_image_guidance_run_on_workers_as_locally(
+        run_cli: RunCli, tiny_flux2: Path, tiny_pix2pix: Path, tmp_path: Path) -> None:
+    """The fields the newer families added (reference images in the image seed, image guidance, no strength) travel
+    to the workers and back: the same files, byte for byte."""
+    photo, reference = tmp_path / "photo.png", tmp_path / "reference.png"
+    Image.new("RGB", (96, 64), "teal").save(photo)
+    Image.new("RGB", (64, 80), "orange").save(reference)
+    runs = [(tiny_flux2, ["--image-seeds", f"{photo};reference={reference}", "--prompts", "as one"]),
+            (tiny_pix2pix, ["--image-seeds", str(photo), "--image-guidance-scales", "1.2", "2"])]
+    for model, options in runs:
+        argv = [str(model), *options, "--device", "cpu", "--cpu-threads", "1", "--inference-steps", "2", "--seeds",
+                "3", "4", "--output-configs"]
+        assert run_cli(*argv, "-o", str(tmp_path / model.parent.name / "local")).code == 0
+        result = run_cli(*argv, "--backend", "ray", "--workers", "2", "-o", str(tmp_path / model.parent.name / "ray"))
+        assert result.code == 0, result.err
+        local, remote = files(tmp_path / model.parent.name / "local"), files(tmp_path / model.parent.name / "ray")
+        assert len(local) == 8 if model == tiny_pix2pix else len(local) == 4
+        assert local == remote
