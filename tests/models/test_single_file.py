@@ -13,6 +13,7 @@ from dgenerate.errors import ModelError, UsageError
 from dgenerate.jobs import ModelSpec, RefinerSpec, VaeSpec
 from dgenerate.models.single_file import bundled_config, detect_architecture, tokenizers, weight_names
 from dgenerate.resolve import resolve_spec
+from tests.conftest import RunCli
 from tests.models.conftest import loaded, sd_images, write_single_file
 from tests.models.ldm_layout import ldm_state_dict
 from tests.models.test_sdxl import sdxl_images
@@ -113,3 +114,21 @@ def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, ti
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match=r"^model_path: '.*broken.safetensors' is not a readable .safetensors file"):
         loaded(ModelSpec(str(broken), device="cpu"))
+
+
+@pytest.mark.parametrize("model", ["tiny_pix2pix", "tiny_z_image"])
+def test_a_file_whose_config_folder_names_a_family_without_checkpoints_is_one_line(
+        model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path) -> None:
+    """InstructPix2Pix, Z-Image and the other newer families load from diffusers folders only: a '<stem>.config'
+    folder that describes one is said so, not an IndexError."""
+    from safetensors.torch import save_file
+
+    from tests.tiny_models import copy_configs
+
+    copy_configs(request.getfixturevalue(model), tmp_path / "model.config")
+    save_file({"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(2)}, tmp_path / "model.safetensors")
+    result = run_cli(str(tmp_path / "model.safetensors"), "--image-seeds", str(tmp_path / "none.png"), "--device",
+                     "cpu", "-o", str(tmp_path / "out"))
+    assert result.code == 1 and "its configuration folder 'model.config' describes a" in result.err, result.err
+    assert "models from their diffusers folders only; give the model's diffusers folder" in result.err
+    assert "Traceback" not in result.err and not (tmp_path / "out").exists()

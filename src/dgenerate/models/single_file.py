@@ -97,7 +97,8 @@ def config_for(path: Path, option: str) -> tuple[Path, str]:
     """The diffusers configuration folder for a checkpoint, and the architecture it describes."""
     beside = path.with_name(path.stem + ".config")
     described = (beside / "model_index.json").is_file()  # then the weights need not be read (a .ckpt is unpickled)
-    architecture = _architecture_of_folder(beside) if described else detect_architecture(weight_names(path, option))
+    architecture = _architecture_of_folder(beside, f"{option} {str(path)!r}") if described else \
+        detect_architecture(weight_names(path, option))
     if architecture is None:
         known = ", ".join(each.name for owner in FAMILIES.values() for each in owner.checkpoints if each.bundled)
         raise ModelError(f"{option}: {str(path)!r} is not a checkpoint in an original layout dgenerate reads "
@@ -118,9 +119,13 @@ def _unbundled(option: str, path: Path, owner: Family, found: Checkpoint) -> str
             f"diffusers folder{fine_tune}")
 
 
-def _architecture_of_folder(folder: Path) -> str:
+def _architecture_of_folder(folder: Path, option: str) -> str:
     index = model_index(folder, str(folder))
     owner = family_of_index(str(index.get("_class_name", "")), str(folder))
+    if not owner.checkpoints:
+        raise ModelError(f"{option}: its configuration folder {folder.name!r} describes {article(owner.name)} model, "
+                         f"and dgenerate loads {owner.name} models from their diffusers folders only; give the "
+                         "model's diffusers folder")
     return owner.checkpoints[owner.checkpoint_of_index(index)].architecture
 
 
