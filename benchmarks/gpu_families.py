@@ -1,17 +1,23 @@
-"""Full-size Flux and Stable Diffusion 3.5 on a GPU, through dgenerate, with and without --offload.
+"""Full-size Flux, Stable Diffusion 3.5, FLUX.2 [klein], Qwen-Image and Z-Image on a GPU, through dgenerate, with and
+without --offload.
 
-Builds FLUX.1-dev's and SD 3.5 Large's architectures (transformer, T5-XXL, CLIP-L and for SD3.5 CLIP-G, their VAE)
-with random bfloat16 weights, saves each as a diffusers folder, and renders 1024x1024 with dgenerate's library API for
-each --offload mode (none, model, sequential), one model at a time. It prints, per family and mode: the load and first
-image, an image once loaded, peak GPU memory over each, and how far the image is from the one without offload (the
-same GPU and kernels: it should be 0 levels; dgenerate promises nothing across offload modes beyond its one-level
-bound). The weights are random, so the images are noise: this measures time and memory, not quality.
+Builds FLUX.1-dev's and SD 3.5 Large's architectures (transformer, T5-XXL, CLIP-L and for SD3.5 CLIP-G, their VAE),
+FLUX.2 [klein] 4B's (5 double and 20 single blocks of width 3072, Qwen3-4B, its 32-channel VAE), Qwen-Image's (60
+MMDiT blocks of width 3072, Qwen2.5-VL-7B with its vision tower, its causal VAE) and Z-Image's (30 single-stream
+layers of width 3840, Qwen3-4B, Flux's VAE) with random bfloat16 weights, saves each as a diffusers folder, and
+renders 1024x1024 with dgenerate's library API for each --offload mode (none, model, sequential), one model at a time.
+It prints, per family and mode: the load and first image, an image once loaded, peak GPU memory over each, and how far
+the image is from the one without offload (the same GPU and kernels: it should be 0 levels; dgenerate promises nothing
+across offload modes beyond its one-level bound). The weights are random, so the images are noise: this measures time
+and memory, not quality. The tokenizers are the tests' tiny ones (prompts are short; their ids are a prefix of the
+real vocabularies).
 
 Runs only where CUDA is present; elsewhere it says so and exits 0. `--tiny` builds the tests' tiny shapes instead,
 which run on the CPU too (without offload there), to check the script itself here.
 
 Usage, on a lent H100/H200 with the packages of scripts/device-wheels installed (README, Development):
-    python3 benchmarks/gpu_families.py --folder /tmp/gpu-models [--families flux sd3] [--steps 8] [--json out.json]
+    python3 benchmarks/gpu_families.py --folder /tmp/gpu-models [--families flux2 qwen-image z-image] [--steps 8]
+        [--json out.json]
     .venv/bin/python benchmarks/gpu_families.py --tiny          # the script's own check, on this machine's CPU
 """
 
@@ -95,6 +101,96 @@ def _sd35_large() -> Any:
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
 
 
+def _qwen3_4b(vocab_size: int, causal_lm: bool) -> Any:
+    """Qwen3-4B: 36 layers of width 2560, 32 query and 8 key-value heads of 128."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3Model
+
+    config = Qwen3Config(vocab_size=vocab_size, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
+                         num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
+                         rope_theta=1_000_000.0, tie_word_embeddings=True)
+    return Qwen3ForCausalLM(config) if causal_lm else Qwen3Model(config)
+
+
+_QWEN_VOCAB = 151_936  # the Qwen tokenizers' vocabulary; the tiny one's ids are a prefix of it
+
+
+def _flux2_klein() -> Any:
+    """FLUX.2 [klein] 4B, not step-distilled: 5 double and 20 single blocks of 24 heads of 128; Qwen3-4B read at
+    layers 9, 18 and 27 (7680 wide together)."""
+    from diffusers import (
+        AutoencoderKLFlux2,
+        FlowMatchEulerDiscreteScheduler,
+        Flux2KleinPipeline,
+        Flux2Transformer2DModel,
+    )
+    from tests.tiny_qwen_text import build_tiny_qwen_tokenizer
+
+    transformer = Flux2Transformer2DModel(num_layers=5, num_single_layers=20, attention_head_dim=128,
+                                          num_attention_heads=24, joint_attention_dim=7680, guidance_embeds=False)
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+                                                base_image_seq_len=256, max_image_seq_len=4096)
+    return Flux2KleinPipeline(scheduler=scheduler, vae=AutoencoderKLFlux2(), text_encoder=_qwen3_4b(_QWEN_VOCAB, True),
+                              tokenizer=build_tiny_qwen_tokenizer(), transformer=transformer, is_distilled=False)
+
+
+def _qwen_image() -> Any:
+    """Qwen-Image (20B): 60 MMDiT blocks of 24 heads of 128; Qwen2.5-VL-7B (28 layers of width 3584 and a 32-block
+    vision tower); its causal VAE of base width 96."""
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImagePipeline,
+        QwenImageTransformer2DModel,
+    )
+    from tests.tiny_qwen_text import SPECIAL, build_tiny_qwen_tokenizer
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    tokenizer = build_tiny_qwen_tokenizer()
+    ids = {name: tokenizer.convert_tokens_to_ids(name) for name in SPECIAL}
+    text = {"vocab_size": _QWEN_VOCAB, "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
+            "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 128000,
+            "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}, "rope_theta": 1_000_000.0}
+    vision = {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 3584,
+              "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 112,
+              "fullatt_block_indexes": [7, 15, 23, 31]}
+    encoder = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(
+        text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"]))
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=0.9,
+                                                base_image_seq_len=256, max_image_seq_len=8192, shift_terminal=0.02,
+                                                time_shift_type="exponential")
+    return QwenImagePipeline(scheduler=scheduler, vae=AutoencoderKLQwenImage(), text_encoder=encoder,
+                             tokenizer=tokenizer, transformer=QwenImageTransformer2DModel())
+
+
+def _z_image() -> Any:
+    """Z-Image (6B): 30 single-stream layers of width 3840 (30 heads) and 2 refiner layers each side; Qwen3-4B read at
+    its penultimate layer; Flux's VAE."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
+    from tests.tiny_qwen_text import build_tiny_qwen_tokenizer
+
+    return ZImagePipeline(scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=_vae(0.1159, 0.3611),
+                          text_encoder=_qwen3_4b(_QWEN_VOCAB, False), tokenizer=build_tiny_qwen_tokenizer(),
+                          transformer=ZImageTransformer2DModel())
+
+
+FULL_SIZE: dict[str, Callable[[], Any]] = {"flux": lambda: _flux(), "sd3": lambda: _sd35_large(),
+                                           "flux2": _flux2_klein, "qwen-image": _qwen_image, "z-image": _z_image}
+
+
+def _tiny(family: str, folder: Path) -> None:
+    from tests.tiny_flow_models import build_tiny_flux, build_tiny_sd3
+    from tests.tiny_flux2 import build_tiny_flux2_klein
+    from tests.tiny_qwen_image import build_tiny_qwen_image
+    from tests.tiny_z_image import build_tiny_z_image
+
+    builders: dict[str, Callable[[Path], Path]] = {
+        "flux": build_tiny_flux, "sd3": build_tiny_sd3, "flux2": build_tiny_flux2_klein,
+        "qwen-image": build_tiny_qwen_image, "z-image": build_tiny_z_image}
+    builders[family](folder)
+
+
 def _clip_tokenizer() -> Any:
     from transformers import CLIPTokenizer
 
@@ -109,16 +205,14 @@ def build(family: str, folder: Path, tiny: bool, device: str) -> tuple[Path, flo
 
     start = time.perf_counter()
     if tiny:
-        from tests.tiny_flow_models import build_tiny_flux, build_tiny_sd3
-
-        (build_tiny_flux if family == "flux" else build_tiny_sd3)(folder)
+        _tiny(family, folder)
         return folder, time.perf_counter() - start
     torch.manual_seed(0)
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.bfloat16)
     try:
         with torch.device(device):
-            pipeline = (_flux if family == "flux" else _sd35_large)()
+            pipeline = FULL_SIZE[family]()
     finally:
         torch.set_default_dtype(default)
     pipeline.to("cpu")  # safetensors writes from host memory
@@ -192,7 +286,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny shapes (runs on the CPU too)")
-    parser.add_argument("--families", nargs="+", choices=("flux", "sd3"), default=["flux", "sd3"])
+    parser.add_argument("--families", nargs="+", choices=tuple(FULL_SIZE), default=list(FULL_SIZE))
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--folder", type=Path, help="where the models are saved (default: a temporary folder)")
