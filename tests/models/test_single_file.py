@@ -11,7 +11,13 @@ import torch
 
 from dgenerate.errors import ModelError, UsageError
 from dgenerate.jobs import ModelSpec, RefinerSpec, VaeSpec
-from dgenerate.models.single_file import bundled_config, detect_architecture, tokenizers, weight_names
+from dgenerate.models.single_file import (
+    bundled_config,
+    detect_architecture,
+    tokenizers,
+    unet_in_channels,
+    weight_names,
+)
 from dgenerate.resolve import resolve_spec
 from tests.conftest import RunCli
 from tests.models.conftest import loaded, sd_images, write_single_file
@@ -60,7 +66,7 @@ def test_architecture_is_read_from_the_weight_names(tiny_model: Path, tiny_sdxl:
     assert detect_architecture({"model.diffusion_model.out.0.weight"}) is None
 
 
-@pytest.mark.parametrize("architecture", ["sd1", "sd2", "sdxl-base", "sdxl-refiner"])
+@pytest.mark.parametrize("architecture", ["sd1", "pix2pix", "sd2", "sdxl-base", "sdxl-refiner"])
 def test_bundled_configs_are_consistent(architecture: str) -> None:
     """The UNet's cross-attention and added-conditioning sizes must fit the text encoders the config names."""
     folder = bundled_config(architecture)
@@ -100,7 +106,7 @@ def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, ti
     other = tmp_path / "other.safetensors"
     save_file({"model.diffusion_model.out.0.weight": torch.zeros(2)}, other)
     with pytest.raises(ModelError, match=r"is not a checkpoint in an original layout dgenerate reads \(SD 1.x, SD 2.x, "
-                                         r"SDXL, SDXL refiner\)"):
+                                         r"SDXL, SDXL refiner, InstructPix2Pix\)"):
         loaded(ModelSpec(str(other), device="cpu"))
     with pytest.raises(UsageError, match=r"^model_path '.*tiny.safetensors' is an SD 1.x checkpoint; use --model-type"):
         loaded(ModelSpec(str(sd_single_file), "torch-sdxl", device="cpu"))
@@ -116,11 +122,11 @@ def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, ti
         loaded(ModelSpec(str(broken), device="cpu"))
 
 
-@pytest.mark.parametrize("model", ["tiny_pix2pix", "tiny_z_image"])
+@pytest.mark.parametrize("model", ["tiny_kolors", "tiny_z_image"])
 def test_a_file_whose_config_folder_names_a_family_without_checkpoints_is_one_line(
         model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path) -> None:
-    """InstructPix2Pix, Z-Image and the other newer families load from diffusers folders only: a '<stem>.config'
-    folder that describes one is said so, not an IndexError."""
+    """Kolors, Z-Image and the other newer families but InstructPix2Pix load from diffusers folders only: a
+    '<stem>.config' folder that describes one is said so, not an IndexError."""
     from safetensors.torch import save_file
 
     from tests.tiny_models import copy_configs
@@ -132,3 +138,36 @@ def test_a_file_whose_config_folder_names_a_family_without_checkpoints_is_one_li
     assert result.code == 1 and "its configuration folder 'model.config' describes a" in result.err, result.err
     assert "models from their diffusers folders only; give the model's diffusers folder" in result.err
     assert "Traceback" not in result.err and not (tmp_path / "out").exists()
+
+
+def test_an_instruct_pix2pix_file_is_told_by_its_unets_eight_input_channels(tiny_model: Path, tiny_pix2pix: Path,
+                                                                            run_cli: RunCli, tmp_path: Path) -> None:
+    """InstructPix2Pix checkpoints have SD 1.x's weight names; the first convolution reads 8 channels, not 4. As one
+    file (with its '<stem>.config' beside it) the tiny one edits byte for byte as its folder does; without one it is
+    read with the bundled InstructPix2Pix configuration."""
+    from diffusers import StableDiffusionInstructPix2PixPipeline, StableDiffusionPipeline
+    from safetensors.torch import save_file
+
+    from tests.tiny_models import write_single_file
+
+    path = write_single_file(StableDiffusionInstructPix2PixPipeline, tiny_pix2pix, tmp_path / "p2p.safetensors")
+    photo = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), "teal").save(photo)
+    runs = {}
+    for name, model in (("file", path), ("folder", tiny_pix2pix)):
+        result = run_cli(str(model), "--image-seeds", str(photo), "--prompts", "make it red", "--device", "cpu",
+                         "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "3", "--output-configs", "-o",
+                         str(tmp_path / name))
+        assert result.code == 0, result.err
+        (runs[name],) = (tmp_path / name).glob("*.png")
+    assert Image.open(runs["file"]).tobytes() == Image.open(runs["folder"]).tobytes()
+    assert "--model-type torch-pix2pix" in runs["file"].with_suffix(".dgen").read_text()
+    sd = ldm_state_dict(StableDiffusionPipeline.from_pretrained(tiny_model))
+    names = {name: torch.zeros(1) for name in sd if name.startswith("cond_stage_model.transformer.")}
+    for channels, architecture in ((8, "pix2pix"), (4, "sd1"), (9, "sd1")):
+        alone = tmp_path / f"in{channels}.safetensors"
+        save_file({**names, "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(320, channels, 3, 3)}, alone)
+        assert detect_architecture(weight_names(alone, "x"), unet_in_channels(alone, "x")) == architecture
+    assert json.loads((bundled_config("pix2pix") / "unet" / "config.json").read_text())["in_channels"] == 8

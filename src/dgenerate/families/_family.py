@@ -52,6 +52,7 @@ class Checkpoint:
     prefixes: tuple[str, ...]  # weight-name prefixes that only this architecture's files have
     bundled: bool = True  # False: recognised, to say so in one line, but loaded from diffusers folders only
     refiner: bool = False  # an SDXL refiner: given with --sdxl-refiner, never as model_path
+    in_channels: int | None = None  # the UNet's input channels, where they tell it from another with the same names
 
 
 @dataclass(frozen=True)

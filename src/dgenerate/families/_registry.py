@@ -92,10 +92,14 @@ def checkpoint(architecture: str) -> tuple[Family, Checkpoint]:
     return next(pair for pair in checkpoints() if pair[1].architecture == architecture)
 
 
-def architecture_of(names: Iterable[str]) -> str | None:
-    """The checkpoint architecture a set of weight names (original layout, alone or in a whole checkpoint) is."""
+def architecture_of(names: Iterable[str], in_channels: int | None = None) -> str | None:
+    """The checkpoint architecture a set of weight names (original layout, alone or in a whole checkpoint) is; a
+    UNet's input channels (`in_channels`, where known) tell apart architectures with the same names (InstructPix2Pix
+    reads 8 where SD 1.x reads 4)."""
     names = set(names)
     for _, each in checkpoints():
+        if each.in_channels is not None and each.in_channels != in_channels:
+            continue
         if any(name.startswith(each.prefixes) for name in names):
             return each.architecture
     return None

@@ -1,12 +1,13 @@
 """model_path (or --sdxl-refiner) as one .safetensors / .ckpt file in an original (non-diffusers) layout, and the
 helpers every one-file component uses (weight names, weights-only unpickling, a diffusers-layout file).
 
-Offline by design: the architecture is read from the file's weight names (each family declares its checkpoints), and
-its diffusers configuration comes from the configurations bundled in models/configs (SD 1.x, SD 2.x as 768-v like
-SD 2.1, SDXL base, SDXL refiner), never from the hub. A folder named '<file stem>.config' next to the file, holding a
-diffusers pipeline's model_index.json and component configs, is used instead when present: that is how a fine-tune
-with other sizes or another scheduler (an SD 2.x 512 epsilon model, say) is described. Pickled files are read
-weights-only; one that needs code to unpickle is refused.
+Offline by design: the architecture is read from the file's weight names (each family declares its checkpoints; the
+UNet's input channels tell InstructPix2Pix from SD 1.x), and its diffusers configuration comes from the configurations
+bundled in models/configs (SD 1.x, InstructPix2Pix, SD 2.x as 768-v like SD 2.1, SDXL base, SDXL refiner), never from
+the hub. A folder named '<file stem>.config' next to the file, holding a diffusers pipeline's model_index.json and
+component configs, is used instead when present: that is how a fine-tune with other sizes or another scheduler (an
+SD 2.x 512 epsilon model, say) is described. Pickled files are read weights-only; one that needs code to unpickle is
+refused.
 """
 
 from __future__ import annotations
@@ -89,8 +90,31 @@ def load_pickled(path: Path, option: str) -> dict[str, Any]:
     return state
 
 
-def detect_architecture(names: set[str]) -> str | None:
-    return architecture_of(names)
+def detect_architecture(names: set[str], in_channels: int | None = None) -> str | None:
+    return architecture_of(names, in_channels)
+
+
+_FIRST_CONV = "model.diffusion_model.input_blocks.0.0.weight"  # a UNet checkpoint's first convolution
+
+
+def unet_in_channels(path: Path, option: str) -> int | None:
+    """The input channels of a UNet checkpoint's first convolution, read from the file's header (a pickled file is
+    read weights-only); None where it has none."""
+    if path.suffix.lower() == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(os.fspath(path), framework="pt") as handle:
+            if _FIRST_CONV not in handle.keys():  # noqa: SIM118 - safe_open has no __contains__
+                return None
+            shape = handle.get_slice(_FIRST_CONV).get_shape()
+    else:
+        state = load_pickled(path, option)
+        while isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+        if _FIRST_CONV not in state:
+            return None
+        shape = list(state[_FIRST_CONV].shape)
+    return int(shape[1]) if len(shape) == 4 else None
 
 
 def config_for(path: Path, option: str) -> tuple[Path, str]:
@@ -98,7 +122,7 @@ def config_for(path: Path, option: str) -> tuple[Path, str]:
     beside = path.with_name(path.stem + ".config")
     described = (beside / "model_index.json").is_file()  # then the weights need not be read (a .ckpt is unpickled)
     architecture = _architecture_of_folder(beside, f"{option} {str(path)!r}") if described else \
-        detect_architecture(weight_names(path, option))
+        detect_architecture(weight_names(path, option), unet_in_channels(path, option))
     if architecture is None:
         known = ", ".join(each.name for owner in FAMILIES.values() for each in owner.checkpoints if each.bundled)
         raise ModelError(f"{option}: {str(path)!r} is not a checkpoint in an original layout dgenerate reads "

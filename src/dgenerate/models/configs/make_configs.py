@@ -1,4 +1,5 @@
-"""Write the bundled configurations of the public SD 1.x, SD 2.x, SDXL base and SDXL refiner architectures.
+"""Write the bundled configurations of the public SD 1.x, InstructPix2Pix, SD 2.x, SDXL base and SDXL refiner
+architectures.
 
 Run once by a maintainer (`python -m dgenerate.models.configs.make_configs`); the JSON files it writes ship with the
 package so that a single-file checkpoint loads without asking the Hugging Face hub for a configuration. Models are
@@ -38,6 +39,16 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "text_encoder": ("CLIPTextModel", _CLIP_L),
         "tokenizer": "<|endoftext|>",
         "scheduler": ("PNDMScheduler", _BETAS),
+        "extra": {"safety_checker": [None, None], "feature_extractor": [None, None], "image_encoder": [None, None],
+                  "requires_safety_checker": False},
+    },
+    "pix2pix": {  # timbrooks/instruct-pix2pix: SD 1.5 reading the image's latents beside the noise
+        "pipeline": "StableDiffusionInstructPix2PixPipeline",
+        "unet": dict(_SD_UNET, cross_attention_dim=768, attention_head_dim=8, sample_size=64, in_channels=8),
+        "vae": dict(_SD_VAE, sample_size=512, scaling_factor=0.18215),
+        "text_encoder": ("CLIPTextModel", _CLIP_L),
+        "tokenizer": "<|endoftext|>",
+        "scheduler": ("EulerAncestralDiscreteScheduler", dict(_BETAS)),
         "extra": {"safety_checker": [None, None], "feature_extractor": [None, None], "image_encoder": [None, None],
                   "requires_safety_checker": False},
     },
