@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,130 +122,39 @@ def tiny_sd3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd3(tmp_path_factory.mktemp("tiny-sd3") / "model")
 
 
-@pytest.fixture(scope="session")
-def tiny_flux_kontext(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_flow_models import build_tiny_flux_kontext
+def _as_released(name: str) -> Any:
+    """A session fixture built by tests/release_fixtures.py's builder of the same name (the same seeds and folder
+    names), in a temporary folder of its own; the fixtures it needs are the session's."""
 
-    return build_tiny_flux_kontext(tmp_path_factory.mktemp("tiny-flux-kontext") / "model")
+    @pytest.fixture(scope="session", name=name)
+    def fixture(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+        from tests.release_fixtures import BUILDERS
 
+        return BUILDERS[name](tmp_path_factory.mktemp(name), request.getfixturevalue)
 
-@pytest.fixture(scope="session")
-def tiny_pix2pix(tiny_model: Path) -> Path:
-    from tests.tiny_edit_models import build_tiny_pix2pix
-
-    return build_tiny_pix2pix(tiny_model.parent / "pix2pix", tiny_model)
-
-
-@pytest.fixture(scope="session")
-def tiny_sdxl_pix2pix(tiny_sdxl: Path) -> Path:
-    from tests.tiny_edit_models import build_tiny_sdxl_pix2pix
-
-    return build_tiny_sdxl_pix2pix(tiny_sdxl.parent / "pix2pix", tiny_sdxl)
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def tiny_upscaler(tiny_model: Path) -> Path:
-    from tests.tiny_edit_models import build_tiny_upscaler
-
-    return build_tiny_upscaler(tiny_model.parent / "upscaler-x4", tiny_model)
-
-
-@pytest.fixture(scope="session")
-def tiny_z_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_z_image import build_tiny_z_image
-
-    return build_tiny_z_image(tmp_path_factory.mktemp("tiny-z-image") / "model")
-
-
-@pytest.fixture(scope="session")
-def z_image_lora(tiny_z_image: Path) -> Path:
-    from diffusers import ZImagePipeline
-
-    return save_lora(ZImagePipeline, tiny_z_image, "z-image", "transformer")
-
-
-@pytest.fixture(scope="session")
-def z_image_transformer(tiny_z_image: Path) -> Path:
-    from tests.tiny_adapters import save_tiny_transformer
-
-    return save_tiny_transformer(tiny_z_image, tiny_z_image.parent / "z-image-transformer", seed=1)
-
-
-@pytest.fixture(scope="session")
-def tiny_qwen_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_qwen_image import build_tiny_qwen_image
-
-    return build_tiny_qwen_image(tmp_path_factory.mktemp("tiny-qwen-image") / "model")
-
-
-@pytest.fixture(scope="session")
-def qwen_image_lora(tiny_qwen_image: Path) -> Path:
-    from diffusers import QwenImagePipeline
-
-    return save_lora(QwenImagePipeline, tiny_qwen_image, "qwen-image", "transformer")
-
-
-@pytest.fixture(scope="session")
-def qwen_image_transformer(tiny_qwen_image: Path) -> Path:
-    from tests.tiny_adapters import save_tiny_transformer
-
-    return save_tiny_transformer(tiny_qwen_image, tiny_qwen_image.parent / "qwen-image-transformer", seed=1)
-
-
-@pytest.fixture(scope="session")
-def tiny_flux2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_flux2 import build_tiny_flux2_klein
-
-    return build_tiny_flux2_klein(tmp_path_factory.mktemp("tiny-flux2-klein") / "model")
-
-
-@pytest.fixture(scope="session")
-def flux2_lora(tiny_flux2: Path) -> Path:
-    from diffusers import Flux2KleinPipeline
-
-    return save_lora(Flux2KleinPipeline, tiny_flux2, "flux2", "transformer")
-
-
-@pytest.fixture(scope="session")
-def flux2_transformer(tiny_flux2: Path) -> Path:
-    from tests.tiny_adapters import save_tiny_transformer
-
-    return save_tiny_transformer(tiny_flux2, tiny_flux2.parent / "flux2-transformer", seed=1)
-
-
-@pytest.fixture(scope="session")
-def tiny_kolors(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_kolors import build_tiny_kolors
-
-    return build_tiny_kolors(tmp_path_factory.mktemp("tiny-kolors") / "model")
-
-
-@pytest.fixture(scope="session")
-def kolors_lora(tiny_kolors: Path) -> Path:
-    from diffusers import KolorsPipeline
-
-    return save_lora(KolorsPipeline, tiny_kolors, "kolors")
-
-
-@pytest.fixture(scope="session")
-def tiny_chroma(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_chroma import build_tiny_chroma
-
-    return build_tiny_chroma(tmp_path_factory.mktemp("tiny-chroma") / "model")
-
-
-@pytest.fixture(scope="session")
-def chroma_lora(tiny_chroma: Path) -> Path:
-    from diffusers import ChromaPipeline
-
-    return save_lora(ChromaPipeline, tiny_chroma, "chroma", "transformer")
-
-
-@pytest.fixture(scope="session")
-def chroma_transformer(tiny_chroma: Path) -> Path:
-    from tests.tiny_adapters import save_tiny_transformer
-
-    return save_tiny_transformer(tiny_chroma, tiny_chroma.parent / "chroma-transformer", seed=1)
+# The fourth wave's families (Chroma, Flux Kontext, Flux.2, Z-Image, Qwen-Image, Kolors, InstructPix2Pix, the x4
+# upscaler), their LoRAs and transformers
+tiny_flux_kontext = _as_released("tiny_flux_kontext")
+tiny_pix2pix = _as_released("tiny_pix2pix")
+tiny_sdxl_pix2pix = _as_released("tiny_sdxl_pix2pix")
+tiny_upscaler = _as_released("tiny_upscaler")
+tiny_z_image = _as_released("tiny_z_image")
+z_image_lora = _as_released("z_image_lora")
+z_image_transformer = _as_released("z_image_transformer")
+tiny_qwen_image = _as_released("tiny_qwen_image")
+qwen_image_lora = _as_released("qwen_image_lora")
+qwen_image_transformer = _as_released("qwen_image_transformer")
+tiny_flux2 = _as_released("tiny_flux2")
+flux2_lora = _as_released("flux2_lora")
+flux2_transformer = _as_released("flux2_transformer")
+tiny_kolors = _as_released("tiny_kolors")
+kolors_lora = _as_released("kolors_lora")
+tiny_chroma = _as_released("tiny_chroma")
+chroma_lora = _as_released("chroma_lora")
+chroma_transformer = _as_released("chroma_transformer")
 
 
 @pytest.fixture(scope="session")
