@@ -27,7 +27,7 @@ VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model", "textual_inversions", ()),
                 ("job", "true_guidance_scale", None), ("job", "max_sequence_length", None),
                 ("job", "prompt_weighting", None), ("job", "control_nets", ()), ("model", "transformer", None),
-               ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None))
+                ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None))
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 

@@ -105,6 +105,7 @@ class Resolver:
         self._facts: dict[ModelSpec, ModelFacts] = {}
         self._media: dict[tuple[str | None, str | None, tuple[str, ...], int | None, int | None], MediaInfo] = {}
         self._schedules: set[tuple[ModelSpec, str, int]] = set()
+        self._reference_sizes: dict[str, tuple[int, int]] = {}
 
     def resolve(self, jobs: Sequence[Job]) -> tuple[Job, ...]:
         return tuple(self.job(job) for job in jobs)
@@ -173,22 +174,28 @@ class Resolver:
 
     def _check_sides(self, job: Job) -> None:
         """Families whose pipelines refuse small images (Flux.2: 64 pixels a side) are told before any work."""
-        least = family(job.model.model_type).min_image_side
+        own = family(job.model.model_type)
         seed = job.image_seed
         assert seed is not None and job.width is not None and job.height is not None
-        if not least or seed.image is None:
+        if not own.min_image_side or seed.image is None:
             return
-        from dgenerate.media import open_seed
-
         sizes = {f"image seed {seed.image!r} at {job.width}x{job.height}": (job.width, job.height)}
         for path in seed.references:
-            with open_seed(self.local(path)) as source:
-                sizes[f"reference image {path!r} ({source.info.width}x{source.info.height})"] = \
-                    (source.info.width, source.info.height)
+            width, height = self._reference_size(path)
+            sizes[f"reference image {path!r} ({width}x{height})"] = (width, height)
         for what, size in sizes.items():
-            if min(size) < least:
-                raise UsageError(f"--image-seeds: the {what} is smaller than {least} pixels a side, which "
-                                 f"{family(job.model.model_type).name} needs; give a larger image or size")
+            if min(size) < own.min_image_side:
+                raise UsageError(f"--image-seeds: the {what} is smaller than {own.min_image_side} pixels a side, "
+                                 f"which {own.name} needs; give a larger image or size")
+
+    def _reference_size(self, path: str) -> tuple[int, int]:
+        """A reference image's size, from its header, read once however many jobs name it."""
+        if path not in self._reference_sizes:
+            from dgenerate.media import open_seed
+
+            with open_seed(self.local(path)) as source:
+                self._reference_sizes[path] = (source.info.width, source.info.height)
+        return self._reference_sizes[path]
 
     def local(self, path: str) -> Path:
         from dgenerate.media import fetch, is_url

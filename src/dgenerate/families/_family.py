@@ -156,8 +156,7 @@ class Family:
             return f"{article(variant.name)} model"
         if control:
             return f"{self.name} with --control-nets" + (" and an image to change" if mode != "text" else "")
-        editing = mode in self.pipelines and not self.pipelines[mode].strength and mode == "img2img"
-        return f"{self.name} ({self.edit_word if editing else _MODE_WORDS[mode]})"
+        return f"{self.name} ({_mode_word(mode, self.pipelines, self.edit_word)})"
 
     def variant(self, index_class: str) -> Variant | None:
         return next((each for each in self.variants if each.index_class == index_class), None)
@@ -198,7 +197,11 @@ def article(name: str) -> str:
     return f"an {name}" if spoken_vowel else f"a {name}"
 
 
+def _mode_word(mode: Mode, pipelines: Mapping[Mode, Pipeline], edit_word: str) -> str:
+    """'img2img', or the family's `edit_word` where its image-to-image pipeline takes no strength."""
+    edits = mode == "img2img" and mode in pipelines and not pipelines[mode].strength
+    return edit_word if edits else _MODE_WORDS[mode]
+
+
 def _modes(pipelines: Mapping[Mode, Pipeline], edit_word: str = "editing") -> str:
-    words = [_MODE_WORDS[mode] if pipelines[mode].strength or mode != "img2img" else edit_word
-             for mode in MODES if mode in pipelines]
-    return " and ".join(words)
+    return " and ".join(_mode_word(mode, pipelines, edit_word) for mode in MODES if mode in pipelines)
