@@ -66,6 +66,8 @@ class Recipe:
     caption_dropout: float = 0.1
     ema_decay: float = 0.995
     warmup_steps: int = 100
+    shuffle_max: float = 0.0
+    shuffle_from: int = 1000
 
 
 def set_determinism(seed: int, threads: int) -> None:
@@ -245,13 +247,25 @@ def diffusion_loss(
     noise_scheduler: DDPMScheduler,
     latents: torch.Tensor,
     context: torch.Tensor,
-    generator: torch.Generator,
+    noise: torch.Tensor,
+    steps: torch.Tensor,
 ) -> torch.Tensor:
-    noise = torch.randn(latents.shape, generator=generator)
-    steps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(latents),), generator=generator)
     noisy = noise_scheduler.add_noise(latents, noise, steps)
     target = noise_scheduler.get_velocity(latents, noise, steps)
     return F.mse_loss(unet(noisy, steps, context).sample, target)
+
+
+def shuffle_captions(
+    recipe: Recipe, which: torch.Tensor, steps: torch.Tensor, empty: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Above timestep ``shuffle_from`` a caption is swapped for a random one with a chance rising linearly to
+    ``shuffle_max`` at the noisiest step, so the conditional prediction there leans towards the unconditional one:
+    guidance then acts weakly where a picture's layout is decided and fully where its colours and shape are."""
+    span = max(1, 999 - recipe.shuffle_from)
+    chance = recipe.shuffle_max * ((steps - recipe.shuffle_from).clamp(min=0) / span).clamp(max=1.0)
+    swap = (torch.rand(len(which), generator=generator) < chance) & (which != empty)
+    random = torch.randint(0, empty, (len(which),), generator=generator)
+    return torch.where(swap, random, which)
 
 
 def train_unet(
@@ -280,9 +294,13 @@ def train_unet(
         pick = torch.randint(0, len(latents), (recipe.unet_batch,), generator=generator)
         drop = torch.rand(recipe.unet_batch, generator=generator) < recipe.caption_dropout
         which = torch.where(drop, torch.full_like(pick, empty), scene_ids[pick])
+        noise = torch.randn(latents[pick].shape, generator=generator)
+        steps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(pick),), generator=generator)
+        if recipe.shuffle_max:
+            which = shuffle_captions(recipe, which, steps, empty, generator)
         unique, inverse = torch.unique(which, return_inverse=True)
         states = text_encoder(ids[unique])[0][inverse]
-        loss = diffusion_loss(unet, noise_scheduler, latents[pick], states, generator)
+        loss = diffusion_loss(unet, noise_scheduler, latents[pick], states, noise, steps)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([*unet.parameters(), *text_encoder.parameters()], 1.0)
