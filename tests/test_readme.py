@@ -56,6 +56,19 @@ def test_curation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, mon
     assert (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()
 
 
+def test_variation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = readme_example("variation")
+    assert argv[0] == "builtin:shapes"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    folder = tmp_path / "variations"
+    names = sorted(path.name for path in folder.glob("s_*.png"))
+    assert names[0] == "s_7_vs_8_vst_0-1_g_5-0_i_2_step_1.png" and len(names) == 4
+    assert (folder / "contact-sheet.png").is_file()
+
+
 def test_flux_example(run_cli: RunCli, tiny_flux: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As written, on the tiny Flux model at 32x16 and 2 steps: the model type is read from the folder."""
     argv = readme_example("flux")

@@ -34,6 +34,7 @@ from dgenerate.families import (
     TRANSFORMER,
     TRUE_GUIDANCE,
     UPSCALER_NOISE,
+    VARIATION_SEEDS,
     check_options,
     default_sequence_lengths,
     family,
@@ -181,6 +182,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("-unl", "--upscaler-noise-levels", nargs="*", help=f"{supporting(UPSCALER_NOISE)}: noise levels to try, 0 to "
         f"{MAX_NOISE_LEVEL}, added to the image seed before it is upscaled; more lets the model invent more detail. "
         "(default: 20)")
+    add("-vse", "--variation-seeds", nargs="+", help=f"{supporting(VARIATION_SEEDS)}, text to image: variation seeds "
+        "to try, each one's noise mixed into the seed's by spherical interpolation as AUTOMATIC1111's variation seed "
+        "(subseed) is. Needs --variation-strengths.")
+    add("-vst", "--variation-strengths", nargs="+", help="Variation strengths to try, 0 (the seed's own image) to 1 "
+        "(the variation seed's).")
+    add("--resize-seed-from", metavar="WIDTHxHEIGHT", help=f"{supporting(VARIATION_SEEDS)}: draw the seed's noise "
+        "as for this size and keep its centre at the output size, so a composition found at one size survives "
+        "another (AUTOMATIC1111's 'resize seed from').")
     add("--max-sequence-length", help=f"{supporting(SEQUENCE_LENGTH_OPTION)}: prompt tokens the T5, Qwen or ChatGLM "
         "encoder reads, "
         f"1 to {MAX_SEQUENCE_LENGTH}. (default: the pipeline's, {default_sequence_lengths()})")
@@ -344,7 +353,20 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         if args.image_guidance_scales is not None else None,
         upscaler_noise_levels=_numbers(args.upscaler_noise_levels, "--upscaler-noise-levels", int, 0, MAX_NOISE_LEVEL)
         if args.upscaler_noise_levels is not None else None,
+        **_variation_options(args),
     )
+
+
+def _variation_options(args: argparse.Namespace) -> dict[str, Any]:
+    if (args.variation_seeds is None) != (args.variation_strengths is None):
+        given, missing = (("--variation-seeds", "--variation-strengths") if args.variation_strengths is None
+                          else ("--variation-strengths", "--variation-seeds"))
+        raise UsageError(f"{given} needs {missing} (a variation seed is mixed in at a strength from 0 to 1)")
+    options: dict[str, Any] = {"resize_seed_from": _optional_size(args.resize_seed_from, "--resize-seed-from")}
+    if args.variation_seeds is not None:
+        options["variation_seeds"] = _numbers(args.variation_seeds, "--variation-seeds", int, 0, MAX_SEED_VALUE)
+        options["variation_strengths"] = _numbers(args.variation_strengths, "--variation-strengths", float, 0.0, 1.0)
+    return options
 
 
 def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:

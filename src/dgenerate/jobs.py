@@ -27,7 +27,8 @@ VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model", "textual_inversions", ()),
                 ("job", "true_guidance_scale", None), ("job", "max_sequence_length", None),
                 ("job", "prompt_weighting", None), ("job", "control_nets", ()), ("model", "transformer", None),
-                ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None))
+                ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None),
+                ("job", "variation_seed", None), ("job", "variation_strength", None), ("job", "resize_seed_from", None))
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
@@ -172,6 +173,9 @@ class Job:
     control_nets: tuple[ControlNetSpec, ...] = ()
     image_guidance_scale: float | None = None  # instruction-editing models: how closely to keep the image seed
     upscaler_noise_level: int | None = None  # the SD x4 upscaler: noise added to the image seed before upscaling
+    variation_seed: int | None = None  # a second seed whose noise is mixed in, at variation_strength (0 to 1)
+    variation_strength: float | None = None
+    resize_seed_from: tuple[int, int] | None = None  # (width, height) the seed's noise is drawn at, centred
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
 

@@ -1,7 +1,8 @@
 """Output file names, as dgenerate 0.18 writes them: [prefix_]s_{seed}[_st_{strength}]_g_{guidance}[_tg_{true
-guidance}]_i_{steps}[_hnf_{fraction}]_step_{n}, numbers written as Python writes a float with '-' for the point
-(`g_7-5`, `g_8-0`, `st_0-9`); the frames of an animation add _frame_{k} (k: the frame's number in the input).
-Every axis a grid can vary but the prompt and the image seed is in the name; those two are told by the step."""
+guidance}]_i_{steps}[_hnf_{fraction}]_step_{n} (a variation seed adds _vs_{seed}_vst_{strength} after the seed),
+numbers written as Python writes a float with '-' for the point (`g_7-5`, `g_8-0`, `st_0-9`); the frames of an
+animation add _frame_{k} (k: the frame's number in the input). Every axis a grid can vary but the prompt and the
+image seed is in the name; those two are told by the step."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def name_number(value: float) -> str:
 
 def image_stem(job: Job) -> str:
     parts = [f"s_{job.seed}"]
+    if job.variation_seed is not None:
+        parts.append(f"vs_{job.variation_seed}")
+    if job.variation_strength is not None:
+        parts.append(f"vst_{name_number(job.variation_strength)}")
     if job.strength is not None:
         parts.append(f"st_{name_number(job.strength)}")
     parts.append(f"g_{name_number(job.guidance_scale)}")

@@ -78,6 +78,9 @@ class RenderRequest:
     control_nets: tuple[ControlNetSpec, ...] = ()
     image_guidance_scales: tuple[float, ...] | None = None
     upscaler_noise_levels: tuple[int, ...] | None = None
+    variation_seeds: tuple[int, ...] | None = None
+    variation_strengths: tuple[float, ...] | None = None
+    resize_seed_from: tuple[int, int] | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -261,7 +264,13 @@ def _batch_key(job: Job) -> tuple[object, ...]:
     return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
-            job.image_guidance_scale, job.upscaler_noise_level)
+            job.image_guidance_scale, job.upscaler_noise_level, varied(job))
+
+
+def varied(job: Job) -> bool:
+    """Whether the job's starting noise is made here (a variation seed mixed in, or drawn at another size) rather than
+    by the pipeline; such images share a call only with each other."""
+    return bool(job.variation_seed is not None and job.variation_strength) or job.resize_seed_from is not None
 
 
 def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) -> tuple[Job, ...]:
@@ -320,8 +329,11 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     true_guidance: tuple[float | None, ...] = request.true_guidance_scales or (None,)
     image_guidance: tuple[float | None, ...] = request.image_guidance_scales or (None,)
     noise_levels: tuple[int | None, ...] = request.upscaler_noise_levels or (None,)
+    variations: tuple[int | None, ...] = request.variation_seeds or (None,)
+    variation_strengths: tuple[float | None, ...] = request.variation_strengths or (None,)
+    seeds = list(itertools.product(variation_strengths, variations, request.seeds))
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
-                              true_guidance, image_guidance, noise_levels, request.inference_steps, request.seeds)
+                              true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
     return (
         Job(
             model=request.model,
@@ -347,11 +359,14 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             control_nets=request.control_nets,
             image_guidance_scale=image_scale,
             upscaler_noise_level=noise_level,
+            variation_seed=variation_seed,
+            variation_strength=variation_strength,
+            resize_seed_from=request.resize_seed_from,
             index=index,
             output=request.output,
         )
         for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
-                    seed)
+                    (variation_strength, variation_seed, seed))
         in enumerate(cells, start=1)
     )
 
@@ -375,6 +390,9 @@ def describe_grid(request: RenderRequest) -> str:
         axes.append((len(request.image_guidance_scales), "image guidance scale"))
     if request.upscaler_noise_levels:
         axes.append((len(request.upscaler_noise_levels), "upscaler noise level"))
+    if request.variation_seeds:
+        axes += [(len(request.variation_seeds), "variation seed"),
+                 (len(request.variation_strengths or ()), "variation strength")]
     total = 1
     for count, _ in axes:
         total *= count

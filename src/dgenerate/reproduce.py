@@ -353,6 +353,9 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--prompt-weighting", _prompt_weighting),
     ("--prompts", _prompt),
     ("--seeds", _job_field("seed", _text, _int(0, MAX_SEED_VALUE))),
+    ("--variation-seeds", _job_field("variation_seed", _text, _int(0, MAX_SEED_VALUE))),
+    ("--variation-strengths", _job_field("variation_strength", _number, _float(0.0, 1.0))),
+    ("--resize-seed-from", _job_field("resize_seed_from", _size, parse_size)),
     ("--guidance-scales", _job_field("guidance_scale", _number, _float(0.0))),
     ("--true-guidance-scales", _job_field("true_guidance_scale", _number, _float(1.0))),
     ("--image-guidance-scales", _job_field("image_guidance_scale", _number, _float(0.0))),
@@ -495,10 +498,21 @@ def a1111_parameters(job: Job) -> str:
         lines.append(f"Negative prompt: {job.negative_prompt}")
     guidance = family(job.model.model_type).a1111_guidance(job)
     settings = [f"Steps: {job.inference_steps}", f"Sampler: {sampler}", guidance, f"Seed: {job.seed}",
-                "Size: {}x{}".format(*picture_size(job)), f"Model: {model_name}", *_a1111_adapters(job),
-                f"Version: dgenerate {__version__}"]
+                "Size: {}x{}".format(*picture_size(job)), f"Model: {model_name}", *_a1111_variation(job),
+                *_a1111_adapters(job), f"Version: dgenerate {__version__}"]
     lines.append(", ".join(settings))
     return "\n".join(lines)
+
+
+def _a1111_variation(job: Job) -> list[str]:
+    """AUTOMATIC1111's names for the variation seed, its strength and the size the seed's noise was drawn at."""
+    settings = []
+    if job.variation_seed is not None and job.variation_strength is not None:
+        settings += [f"Variation seed: {job.variation_seed}",
+                     f"Variation seed strength: {format_number(job.variation_strength)}"]
+    if job.resize_seed_from is not None:
+        settings.append("Seed resize from: {}x{}".format(*job.resize_seed_from))
+    return settings
 
 
 def _stem(path: str) -> str:

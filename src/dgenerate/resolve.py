@@ -120,6 +120,7 @@ class Resolver:
         self._check_schedule(job, facts)
         width, height = self._size(job, facts)
         job = replace(job, width=width, height=height)
+        _check_variation(job, facts)
         if job.image_seed is not None:
             seed = replace(job.image_seed, size=(width, height))
             job = replace(job, image_seed=seed)
@@ -221,6 +222,29 @@ def _checked_size(width: int | None, height: int | None, facts: ModelFacts) -> t
         raise UsageError(f"--output-size {width}x{height} is not a multiple of {multiple}, which this model "
                          f"needs; use for example {fixed}")
     return width, height
+
+
+def _check_variation(job: Job, facts: ModelFacts) -> None:
+    """Variation seeds and --resize-seed-from make the starting noise of text to image (the families that support
+    them, checked with the other options, take it unpacked), as AUTOMATIC1111 makes it."""
+    if job.variation_seed is None and job.resize_seed_from is None:
+        if job.variation_strength is not None:
+            raise UsageError("--variation-strengths needs --variation-seeds")
+        return
+    if job.variation_seed is not None and job.variation_strength is None:
+        raise UsageError("--variation-seeds needs --variation-strengths (a variation seed is mixed in at a strength "
+                         "from 0 to 1)")
+    flag = "--variation-seeds" if job.variation_seed is not None else "--resize-seed-from"
+    if job_mode(job) != "text":
+        raise UsageError(f"{flag} makes the starting noise of text to image; an image seed's {job_mode(job)} starts "
+                         f"from its image: leave {flag} out")
+    if job.resize_seed_from is not None:
+        width, height = job.resize_seed_from
+        multiple = facts.size_multiple
+        if width % multiple or height % multiple:
+            raise UsageError(f"--resize-seed-from {width}x{height} is not a multiple of {multiple}, which this model "
+                             f"needs; use for example {max(multiple, width // multiple * multiple)}x"
+                             f"{max(multiple, height // multiple * multiple)}")
 
 
 def job_mode(job: Job) -> Mode:

@@ -109,7 +109,8 @@ _GIVEN = {"refiner": {"refiner": RefinerSpec("r")}, "textual_inversions": {"text
     TextualInversionSpec("t.pt"),)}, "transformer": {"transformer": "t.safetensors"}, "no_t5": {"no_t5": True},
     "max_sequence_length": {"max_sequence_length": 77}, "prompt_weighting": {"prompt_weighting": "a1111"},
     "true_guidance": {"true_guidance_scale": 2.0}, "image_guidance": {"image_guidance_scale": 1.2},
-    "upscaler_noise": {"upscaler_noise_level": 30}}
+    "upscaler_noise": {"upscaler_noise_level": 30},
+    "variation_seeds": {"variation_seed": 3, "variation_strength": 0.5, "resize_seed_from": (64, 64)}}
 
 
 @pytest.mark.parametrize("option", _TABLE, ids=lambda option: option.name)

@@ -116,7 +116,8 @@ class Mapped:
 
 def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     """Our options for the settings of AUTOMATIC1111's text that mean the same here: prompt, negative prompt, steps,
-    sampler, CFG scale, seed and size, and the instruct-pix2pix Image CFG scale. Everything else is listed in
+    sampler, CFG scale, seed and size, the instruct-pix2pix Image CFG scale, and the variation seed, its strength and
+    the seed's resize size. Everything else is listed in
     `not_mapped`, as "Key: value"."""
     settings = dict(parameters.settings)
     not_mapped: list[str] = []
@@ -132,7 +133,8 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     flux = "Distilled CFG Scale" in settings
     arguments += _guidance(settings) if flux else []
     for key, flag in (("Steps", "--inference-steps"), ("CFG scale", "--guidance-scales"), ("Seed", "--seeds"),
-                      ("Image CFG scale", "--image-guidance-scales")):
+                      ("Image CFG scale", "--image-guidance-scales"), ("Variation seed", "--variation-seeds"),
+                      ("Variation seed strength", "--variation-strengths"), ("Seed resize from", "--resize-seed-from")):
         if key in settings:
             arguments.append(f"{flag}={settings.pop(key)}")
     size = _SIZE.match(settings.get("Size", ""))

@@ -27,6 +27,7 @@ MAX_SEQUENCE_LENGTH = "max_sequence_length"
 IMAGE_GUIDANCE = "image_guidance"
 REFERENCES = "references"  # reads reference images after its image seed (declared by the family, used by pipelines)
 UPSCALER_NOISE = "upscaler_noise"
+VARIATION_SEEDS = "variation_seeds"  # text to image takes its starting noise unpacked, (1, C, H/f, W/f)
 
 
 @dataclass(frozen=True)

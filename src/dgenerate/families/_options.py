@@ -18,6 +18,7 @@ from dgenerate.families._family import (
     TRANSFORMER,
     TRUE_GUIDANCE,
     UPSCALER_NOISE,
+    VARIATION_SEEDS,
     Family,
 )
 from dgenerate.families._registry import FAMILIES, listed, model_types_of
@@ -49,6 +50,10 @@ _TABLE = (
             job=True, audience="models that edit an image by instruction"),
     _Option(UPSCALER_NOISE, lambda job: None if job.upscaler_noise_level is None else "--upscaler-noise-levels",
             job=True),
+    _Option(VARIATION_SEEDS, lambda job: None if job.variation_seed is None else "--variation-seeds", job=True,
+            note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
+    _Option(VARIATION_SEEDS, lambda job: None if job.resize_seed_from is None else "--resize-seed-from", job=True,
+            note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
 )
 
 

@@ -8,6 +8,7 @@ from dgenerate.families._family import (
     MAX_SEQUENCE_LENGTH,
     NO_T5,
     TRANSFORMER,
+    VARIATION_SEEDS,
     Checkpoint,
     Family,
     Pipeline,
@@ -33,7 +34,7 @@ FAMILY = Family(
     control_note=" (diffusers has no SD3 ControlNet img2img, and its SD3 ControlNet inpainting takes inpainting "
                  "ControlNets)",
     denoiser="transformer",
-    supports=frozenset({NO_T5, TRANSFORMER, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({NO_T5, TRANSFORMER, MAX_SEQUENCE_LENGTH, VARIATION_SEEDS}),
     patch=2,
     default_sample_size=128,
     flow_matching=True,

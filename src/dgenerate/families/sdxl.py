@@ -8,7 +8,15 @@ from dataclasses import replace
 from typing import Any
 
 from dgenerate.errors import UsageError
-from dgenerate.families._family import PROMPT_WEIGHTING, REFINER, TEXTUAL_INVERSIONS, Checkpoint, Family, Pipeline
+from dgenerate.families._family import (
+    PROMPT_WEIGHTING,
+    REFINER,
+    TEXTUAL_INVERSIONS,
+    VARIATION_SEEDS,
+    Checkpoint,
+    Family,
+    Pipeline,
+)
 from dgenerate.jobs import Job, ModelSpec
 
 
@@ -54,7 +62,7 @@ FAMILY = Family(
                        "inpaint": Pipeline("StableDiffusionXLControlNetInpaintPipeline")},
     control_net_class="ControlNetModel",
     denoiser="unet",
-    supports=frozenset({REFINER, TEXTUAL_INVERSIONS, PROMPT_WEIGHTING}),
+    supports=frozenset({REFINER, TEXTUAL_INVERSIONS, PROMPT_WEIGHTING, VARIATION_SEEDS}),
     checkpoints=(Checkpoint("sdxl-base", "SDXL", ("conditioner.embedders.1.model.",)),
                  Checkpoint("sdxl-refiner", "SDXL refiner", ("conditioner.embedders.0.model.",), refiner=True)),
     vae_file_config="sdxl-base",

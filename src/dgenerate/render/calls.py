@@ -13,7 +13,8 @@ from dgenerate.families import Pipeline
 from dgenerate.jobs import Job
 from dgenerate.models.loader import LoadedModel
 from dgenerate.models.schedulers import fresh_scheduler
-from dgenerate.render.noise import generators
+from dgenerate.plan import varied
+from dgenerate.render.noise import generators, varied_noise
 from dgenerate.render.progress import Progress
 
 
@@ -48,12 +49,15 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
         torch.set_num_threads(first.cpu_threads)
     pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
     inputs.update(_recorded_inputs(first))
+    image_generators = generators(seeds)
+    if varied(first) and "image" not in inputs:  # text to image (a refiner's call is handed the base's latents)
+        inputs["latents"] = starting_noise(pipeline, group, image_generators)
     try:
         result = pipeline(
             **_prompt_inputs(pipeline, takes, group),
             num_inference_steps=first.inference_steps,
             guidance_scale=first.guidance_scale,
-            generator=generators(seeds),
+            generator=image_generators,
             output_type=output_type,
             **_step_callback(takes, progress),
             **inputs,
@@ -62,6 +66,22 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
     return result.images if output_type == "latent" else list(result.images)
+
+
+def starting_noise(pipeline: Any, group: list[Job], image_generators: list[Any]) -> Any:
+    """The group's starting noise with variation seeds mixed in or drawn at --resize-seed-from, each image's from
+    its own generator (which then goes on to the scheduler's steps as it would have), in the denoiser's dtype."""
+    import torch
+
+    first, factor = group[0], pipeline.vae_scale_factor
+    denoiser = getattr(pipeline, "unet", None) or pipeline.transformer
+    assert first.width is not None and first.height is not None, "resolved jobs have a size"
+    shape = (denoiser.config.in_channels, first.height // factor, first.width // factor)
+    resize = None if first.resize_seed_from is None else \
+        (first.resize_seed_from[1] // factor, first.resize_seed_from[0] // factor)
+    noise = [varied_noise(shape, job.seed, generator, job.variation_seed, job.variation_strength or 0.0, resize)
+             for job, generator in zip(group, image_generators, strict=True)]
+    return torch.cat(noise).to(denoiser.dtype)
 
 
 def _step_callback(takes: Pipeline, progress: Progress) -> dict[str, Any]:
