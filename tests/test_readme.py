@@ -56,6 +56,19 @@ def test_curation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, mon
     assert (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()
 
 
+def test_dynamic_prompts_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = readme_example("dynamic-prompts")
+    assert argv[0] == "builtin:shapes"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu", "--inference-steps", "2", "--output-configs")
+    assert result.code == 0, result.err
+    prompts = [path.read_text().split("--prompts ")[1].split(" \\")[0]
+               for path in sorted((tmp_path / "shapes").glob("*.dgen"))]
+    assert prompts == ["'a red circle on a blue background'", "'a red triangle on a blue background'",
+                       "'a yellow circle on a blue background'", "'a yellow triangle on a blue background'"]
+
+
 def test_variation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     argv = readme_example("variation")

@@ -69,6 +69,7 @@ from dgenerate.plan import (
     MAX_INFERENCE_STEPS,
     MAX_NOISE_LEVEL,
     MAX_SEED_VALUE,
+    Prompt,
     RenderRequest,
     cells,
     check_cpu_threads,
@@ -84,6 +85,7 @@ from dgenerate.plan import (
     parse_vae,
     random_seeds,
 )
+from dgenerate.prompt_syntax import MAX_EXPANSIONS, Syntax, expand
 
 MAX_WORKERS = 4096
 DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
@@ -161,6 +163,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("--output-metadata", action="store_true", help="Write the config into each PNG (text chunk DgenerateConfig) "
         "and AUTOMATIC1111-style 'parameters' text.")
     add("-p", "--prompts", nargs="+", default=[""], help='Prompts to try, "positive; negative". (default: "")')
+    add("--dynamic-prompts", action="store_true", help="Expand '{red|green|blue}' in prompts into one prompt per "
+        "alternative (nested braces too), and '__name__' into one per line of the wildcard file name.txt (see "
+        f"--wildcards): every combination, in order, at most {MAX_EXPANSIONS} per prompt. Configs hold the expanded "
+        "prompt.")
+    add("--wildcards", metavar="DIR", help="The folder of wildcard files for '__name__' (name.txt, or sub/name.txt "
+        "for '__sub/name__'; one entry a line, '#' comments); implies --dynamic-prompts.")
+    add("--prompt-matrix", action="store_true", help="AUTOMATIC1111's prompt matrix: 'a|b|c' makes 'a', 'a, b', "
+        "'a, c' and 'a, b, c' (every subset of the parts after the first).")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("-se", "--seeds", nargs="+", help="Seeds to try. (default: one random seed)")
     seeds.add_argument("-gse", "--gen-seeds", help="Generate N random seeds to try.")
@@ -328,7 +338,7 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
     return RenderRequest(
         model=_model_spec(args),
         seeds=_seeds(args),
-        prompts=tuple(parse_prompt(p) for p in args.prompts),
+        prompts=_prompts(args),
         guidance_scales=_numbers(args.guidance_scales, "--guidance-scales", float, 0.0),
         inference_steps=_numbers(args.inference_steps, "--inference-steps", int, 1, MAX_INFERENCE_STEPS),
         output_size=parse_size(args.output_size) if args.output_size else None,
@@ -355,6 +365,28 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         if args.upscaler_noise_levels is not None else None,
         **_variation_options(args),
     )
+
+
+def _prompts(args: argparse.Namespace) -> tuple[Prompt, ...]:
+    """The prompts given, each expanded by the prompt syntax the options turn on (the negative prompt by the
+    alternatives and wildcards, not the matrix), positive outer, negative inner."""
+    folder = None if args.wildcards is None else Path(args.wildcards).expanduser()
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"--wildcards {args.wildcards!r} is not a folder; give the folder of wildcard files")
+    syntax = Syntax(args.dynamic_prompts, folder, args.prompt_matrix)
+    if not syntax.active:
+        return tuple(parse_prompt(text) for text in args.prompts)
+    negative_syntax = replace(syntax, matrix=False)
+    prompts: list[Prompt] = []
+    for text in args.prompts:
+        prompt = parse_prompt(text)
+        negatives = [None] if prompt.negative is None else expand(prompt.negative, negative_syntax)
+        prompts += [Prompt(positive, negative) for positive in expand(prompt.positive, syntax)
+                    for negative in negatives]
+        if len(prompts) > MAX_EXPANSIONS:
+            raise UsageError(f"--prompts expand to more than {MAX_EXPANSIONS} prompts; split the grid into several "
+                             "runs or batch lines")
+    return tuple(prompts)
 
 
 def _variation_options(args: argparse.Namespace) -> dict[str, Any]:
