@@ -120,3 +120,25 @@ def test_dry_run_shows_the_expansion_and_errors_come_before_any_model_loads(run_
     assert len([line for line in missing.err.splitlines() if line.strip()]) == 1
     folder = run_cli("no-such-model", "--prompts", "x", "--wildcards", str(tmp_path / "none"))
     assert folder.code == 2 and "--wildcards" in folder.err and "is not a folder" in folder.err
+
+
+def test_contact_sheet_axes_are_the_slots_the_syntax_filled(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "wildcards"
+    folder.mkdir()
+    (folder / "colour.txt").write_text("red\ngreen\n")
+    (folder / "shape.txt").write_text("circle\nsquare\n")
+    result = run_cli(str(tiny_model), "--prompts", "a __colour__ __shape__ {big|small}", "--wildcards", str(folder),
+                     "--seeds", "1", *FAST, "--contact-sheet", "--contact-sheet-axes", "__colour__", "__shape__",
+                     "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    sheets = sorted((tmp_path / "out").glob("contact-sheet*.png"))
+    assert [path.name for path in sheets] == ["contact-sheet-1.png", "contact-sheet-2.png"], "one sheet a {1} value"
+    layout = json.loads(Image.open(sheets[0]).text["DgenerateContactSheet"])
+    assert ["red" in label for label in layout["columns"]] == [True, False]
+    assert ["circle" in label for label in layout["rows"]] == [True, False]
+    assert any("{1}: big" in line for line in layout["title"]) and len(layout["cells"]) == 4
+    wrong = run_cli(str(tiny_model), "--prompts", "x", "--contact-sheet", "--contact-sheet-axes", "__bad",
+                    "-o", str(tmp_path / "wrong"))
+    assert wrong.code == 2 and "prompt syntax slot" in wrong.err

@@ -85,7 +85,7 @@ from dgenerate.plan import (
     parse_vae,
     random_seeds,
 )
-from dgenerate.prompt_syntax import MAX_EXPANSIONS, Syntax, expand
+from dgenerate.prompt_syntax import MAX_EXPANSIONS, Choices, Syntax, expand_choices
 
 MAX_WORKERS = 4096
 DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
@@ -242,7 +242,8 @@ def _curation_options(parser: argparse.ArgumentParser) -> None:
         "the images as a grid labelled with the values of the axes that vary (further axes and large grids give "
         "further sheets, contact-sheet-1.png, -2...).")
     add("--contact-sheet-axes", nargs="+", metavar="AXIS", help="The axis across the contact sheet, then the one "
-        f"down: {', '.join(AXES)}. (default: the fastest varying axes, seed across)")
+        f"down: {', '.join(AXES)}, or a slot prompt syntax filled: '__name__' (a wildcard), '{{1}}' (the first brace "
+        "group), 'matrix', 'template' (the prompt as given). (default: the fastest varying axes, seed across)")
     add("--gallery", action="store_true", help="Add the run's images to index.html in the output folder: a page to "
         "open from disk that filters and sorts them and copies the command that regenerates each.")
     add("--from-image", metavar="IMAGE", help="Regenerate the image a PNG's metadata (or a .dgen config) records; "
@@ -380,9 +381,12 @@ def _prompts(args: argparse.Namespace) -> tuple[Prompt, ...]:
     prompts: list[Prompt] = []
     for text in args.prompts:
         prompt = parse_prompt(text)
-        negatives = [None] if prompt.negative is None else expand(prompt.negative, negative_syntax)
-        prompts += [Prompt(positive, negative) for positive in expand(prompt.positive, syntax)
-                    for negative in negatives]
+        negatives: list[tuple[str | None, Choices]] = [(None, ())] if prompt.negative is None else \
+            [(negative, tuple((f"negative {name}", value) for name, value in choices))
+             for negative, choices in expand_choices(prompt.negative, negative_syntax)]
+        prompts += [Prompt(positive, negative, text, choices + negative_choices)
+                    for positive, choices in expand_choices(prompt.positive, syntax)
+                    for negative, negative_choices in negatives]
         if len(prompts) > MAX_EXPANSIONS:
             raise UsageError(f"--prompts expand to more than {MAX_EXPANSIONS} prompts; split the grid into several "
                              "runs or batch lines")

@@ -145,8 +145,8 @@ class ImageSeedSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """One image: a cell of the grid. Equal Jobs make equal pixels: the grid position (`index`, which names the file)
-    and the output options do not take part in equality."""
+    """One image: a cell of the grid. Equal Jobs make equal pixels: the grid position (`index`, which names the file),
+    the output options and where prompt syntax made the prompt from do not take part in equality."""
 
     model: ModelSpec
     prompt: str
@@ -178,12 +178,14 @@ class Job:
     resize_seed_from: tuple[int, int] | None = None  # (width, height) the seed's noise is drawn at, centred
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
+    prompt_template: str | None = field(default=None, compare=False)  # the prompt as given, before its syntax
+    prompt_choices: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # what each slot became
 
     @property
     def pixel_fields(self) -> dict[str, object]:
         """The fields that decide the pixels, as plain data (no output options, no grid position)."""
         data = asdict(self)
-        del data["index"], data["output"]
+        del data["index"], data["output"], data["prompt_template"], data["prompt_choices"]
         del data["model"]["auth_token"]
         for fields, name, default in _ADDED_LATER:
             owner = data["model"] if fields == "model" else data

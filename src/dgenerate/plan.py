@@ -45,6 +45,9 @@ MAX_CPU_THREADS = 256
 class Prompt:
     positive: str
     negative: str | None = None
+    # Where prompt syntax made it: the text as given, and what each of its slots became (for curation, not pixels).
+    template: str | None = field(default=None, compare=False)
+    choices: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return self.positive if self.negative is None else f"{self.positive}; {self.negative}"
@@ -359,6 +362,8 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             control_nets=request.control_nets,
             image_guidance_scale=image_scale,
             upscaler_noise_level=noise_level,
+            prompt_template=prompt.template,
+            prompt_choices=prompt.choices,
             variation_seed=variation_seed,
             variation_strength=variation_strength,
             resize_seed_from=request.resize_seed_from,

@@ -34,30 +34,57 @@ class Syntax:
         return self.dynamic or self.wildcards is not None or self.matrix
 
 
+Choices = tuple[tuple[str, str], ...]  # (slot, what it became): ('__colour__', 'red'), ('{1}', 'big'), ...
+
+
 def expand(text: str, syntax: Syntax, option: str = "--prompts") -> list[str]:
     """The prompts `text` stands for, in order (just `text` when it uses no syntax)."""
-    parts = _matrix(text) if syntax.matrix else [text]
+    return [prompt for prompt, _ in expand_choices(text, syntax, option)]
+
+
+def expand_choices(text: str, syntax: Syntax, option: str = "--prompts") -> list[tuple[str, Choices]]:
+    """The prompts `text` stands for, in order, each with what each of its top-level slots became: a wildcard is
+    named `__name__` (`__name__ 2` the second time), a brace group `{1}`, `{2}`... in order, the matrix `matrix`."""
+    parts = _matrix(text) if syntax.matrix else [(text, "")]
     dynamic = syntax.dynamic or syntax.wildcards is not None
-    expanded: list[str] = []
-    for part in parts:
-        choices = _choices(part, syntax, option, 0) if dynamic else [[part]]
+    expanded: list[tuple[str, Choices]] = []
+    for part, extras in parts:
+        slots = _named(_choices(part, syntax, option, 0)) if dynamic else [("", [part])]
         count = 1
-        for options in choices:
+        for _, options in slots:
             count *= len(options)
         if len(expanded) + count > MAX_EXPANSIONS:
             raise UsageError(f"{option} {text!r} expands to more than {MAX_EXPANSIONS} prompts; split it, or use fewer "
                              "alternatives or shorter wildcard files")
-        expanded += ["".join(picked) for picked in itertools.product(*choices)]
+        matrix: Choices = (("matrix", extras or "(none)"),) if syntax.matrix else ()
+        for picked in itertools.product(*(options for _, options in slots)):
+            named = tuple((name, value) for (name, _), value in zip(slots, picked, strict=True) if name)
+            expanded.append(("".join(picked), matrix + named))
     return expanded
 
 
-def _matrix(text: str) -> list[str]:
+def _named(slots: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """Top-level slots with names a user can type: brace groups numbered, a wildcard's repeats counted."""
+    named, seen, braces = [], dict[str, int](), 0
+    for kind, options in slots:
+        if kind == "{}":
+            braces += 1
+            kind = f"{{{braces}}}"
+        elif kind:
+            seen[kind] = seen.get(kind, 0) + 1
+            kind = kind if seen[kind] == 1 else f"{kind} {seen[kind]}"
+        named.append((kind, options))
+    return named
+
+
+def _matrix(text: str) -> list[tuple[str, str]]:
     """AUTOMATIC1111's prompt matrix: 'a|b|c' is a, 'a, b', 'a, c', 'a, b, c' (every subset of the parts after the
-    first, in the order of its binary count); a '|' inside braces, brackets or parentheses is not a matrix bar."""
+    first, in the order of its binary count), each with the parts it added; a '|' inside braces, brackets or
+    parentheses is not a matrix bar."""
     parts = _split_top(text, "|")
     first, rest = parts[0].strip(), [part.strip().strip(",") for part in parts[1:]]
-    return [", ".join([first, *[part for n, part in enumerate(rest) if number & (1 << n)]])
-            for number in range(2 ** len(rest))]
+    subsets = [[part for n, part in enumerate(rest) if number & (1 << n)] for number in range(2 ** len(rest))]
+    return [(", ".join([first, *subset]), ", ".join(subset)) for subset in subsets]
 
 
 def _split_top(text: str, bar: str) -> list[str]:
@@ -75,28 +102,29 @@ def _split_top(text: str, bar: str) -> list[str]:
     return parts
 
 
-def _choices(text: str, syntax: Syntax, option: str, depth: int) -> list[list[str]]:
-    """`text` as a sequence of slots, each a list of the strings it may be (a literal slot has one)."""
+def _choices(text: str, syntax: Syntax, option: str, depth: int) -> list[tuple[str, list[str]]]:
+    """`text` as a sequence of slots, each a kind ('' for text, '{}' for a brace group, '__name__' for a wildcard)
+    and the list of strings it may be (a text slot has one)."""
     if depth > MAX_DEPTH:
         raise UsageError(f"{option}: wildcards nest more than {MAX_DEPTH} deep (does a wildcard file name itself?)")
-    slots: list[list[str]] = []
+    slots: list[tuple[str, list[str]]] = []
     for kind, piece in _pieces(text):
         if kind == "text":
             slots += _wildcard_slots(piece, syntax, option, depth)
         else:
-            slots.append([joined for alternative in _split_top(piece, "|")
-                          for joined in _joined(_choices(alternative, syntax, option, depth))])
+            slots.append(("{}", [joined for alternative in _split_top(piece, "|")
+                                 for joined in _joined(_choices(alternative, syntax, option, depth))]))
     return slots
 
 
-def _joined(slots: list[list[str]]) -> Iterator[str]:
+def _joined(slots: list[tuple[str, list[str]]]) -> Iterator[str]:
     count = 1
-    for options in slots:
+    for _, options in slots:
         count *= len(options)
     if count > MAX_EXPANSIONS:
         raise UsageError(f"a choice or wildcard expands to more than {MAX_EXPANSIONS} prompts; use fewer alternatives "
                          "or shorter wildcard files")
-    return ("".join(picked) for picked in itertools.product(*slots))
+    return ("".join(picked) for picked in itertools.product(*(options for _, options in slots)))
 
 
 def _pieces(text: str) -> Iterator[tuple[str, str]]:
@@ -130,16 +158,16 @@ def _closing(text: str, opening: int) -> int | None:
     return None
 
 
-def _wildcard_slots(text: str, syntax: Syntax, option: str, depth: int) -> list[list[str]]:
-    slots: list[list[str]] = []
+def _wildcard_slots(text: str, syntax: Syntax, option: str, depth: int) -> list[tuple[str, list[str]]]:
+    slots: list[tuple[str, list[str]]] = []
     position = 0
     for match in _WILDCARD.finditer(text):
-        slots.append([text[position:match.start()]])
+        slots.append(("", [text[position:match.start()]]))
         entries = read_wildcard(match.group(1), syntax.wildcards, option)
-        slots.append([joined for entry in entries
-                      for joined in _joined(_choices(entry, syntax, option, depth + 1))])
+        slots.append((match.group(0), [joined for entry in entries
+                                       for joined in _joined(_choices(entry, syntax, option, depth + 1))]))
         position = match.end()
-    slots.append([text[position:]])
+    slots.append(("", [text[position:]]))
     return slots
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -45,24 +46,40 @@ AXES: dict[str, Callable[[Job], str]] = {
 }
 
 
+# The slots prompt syntax expands (dgenerate.prompt_syntax): each is an axis of its own, named as it is written.
+_SLOT = re.compile(r"(negative )?(__[A-Za-z0-9][A-Za-z0-9_\-/]*__( \d+)?|\{\d+\}|matrix)")
+
+
 def value(job: Job, axis: str) -> str:
-    return AXES[axis](job)
+    if axis in AXES:
+        return AXES[axis](job)
+    if axis == "template":
+        return job.prompt_template or _prompt(job)
+    return dict(job.prompt_choices).get(axis, "")
 
 
 def varying(jobs: Sequence[Job]) -> list[str]:
-    """The axes on which `jobs` take more than one value, in grid order."""
-    return [axis for axis, read in AXES.items() if len({read(job) for job in jobs}) > 1]
+    """The axes on which `jobs` take more than one value, in grid order. Where prompt syntax made the prompts, its
+    slots stand in the prompt's place (with `template`, the prompt as given, when several were)."""
+    moving = [axis for axis, read in AXES.items() if len({read(job) for job in jobs}) > 1]
+    slots = [name for name in dict.fromkeys(name for job in jobs for name, _ in job.prompt_choices)
+             if len({value(job, name) for job in jobs}) > 1]
+    if slots and moving and moving[0] == "prompt":
+        templates = ["template"] if len({value(job, "template") for job in jobs}) > 1 else []
+        moving[:1] = [*templates, *slots]
+    return moving
 
 
 def values(jobs: Sequence[Job], axis: str) -> list[str]:
     """The values `jobs` take on `axis`, in the order they first appear (the grid's order)."""
-    return list(dict.fromkeys(AXES[axis](job) for job in jobs))
+    return list(dict.fromkeys(value(job, axis) for job in jobs))
 
 
 def check_axes(names: Sequence[str], option: str) -> tuple[str, ...]:
     for name in names:
-        if name not in AXES:
-            raise UsageError(f"{option} {name!r} is not an axis; use {', '.join(AXES)}")
+        if name not in AXES and name != "template" and not _SLOT.fullmatch(name):
+            raise UsageError(f"{option} {name!r} is not an axis; use {', '.join(AXES)}, or a prompt syntax slot: "
+                             "'__name__' (a wildcard), '{1}' (the first brace group), 'matrix', 'template'")
     if len(set(names)) != len(names):
         raise UsageError(f"{option} names {names[0]!r} twice; give one axis across and another down")
     return tuple(names)
