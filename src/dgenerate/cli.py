@@ -88,6 +88,7 @@ from dgenerate.plan import (
 from dgenerate.prompt_syntax import MAX_EXPANSIONS, Choices, Syntax, expand_choices
 
 MAX_WORKERS = 4096
+DEFAULT_GALLERY_PORT = 8788
 DESCRIPTION = "Stable diffusion batch image generation tool with support for video / gif / webp animation transcoding."
 
 class _Parser(argparse.ArgumentParser):
@@ -248,6 +249,11 @@ def _curation_options(parser: argparse.ArgumentParser) -> None:
         "open from disk that filters and sorts them and copies the command that regenerates each.")
     add("--from-image", metavar="IMAGE", help="Regenerate the image a PNG's metadata (or a .dgen config) records; "
         "options given with it replace the recorded ones. Reads AUTOMATIC1111 'parameters' too (give the model).")
+    add("--serve-gallery", metavar="DIR", help="Serve the gallery of a folder (its index.html, made by --gallery) on "
+        "this machine only, at http://127.0.0.1:PORT/, so that its page can save star ratings into DIR/ratings.json; "
+        "Ctrl-C stops it.")
+    add("--gallery-port", default=str(DEFAULT_GALLERY_PORT), help="The port --serve-gallery listens on, 0 for any "
+        f"free one. (default: {DEFAULT_GALLERY_PORT})")
     add("--inspect", nargs="+", metavar="IMAGE", help="Print the dgenerate config and AUTOMATIC1111 parameters that "
         "images record, and nothing else; exit 1 when one records neither.")
 
@@ -571,10 +577,21 @@ def _inspect(paths: Sequence[str]) -> int:
     return 1 if any(record.empty for record in records) else 0
 
 
+def _serve(folder: str, port_text: str) -> int:
+    from dgenerate.curate.serve import serve_gallery
+
+    (port,) = _numbers([port_text], "--gallery-port", int, 0, 65535)
+    serve_gallery(Path(folder).expanduser(), port, lambda url: print(
+        f"dgenerate: serving the gallery of '{folder}' at {url} (Ctrl-C stops it)", file=sys.stderr, flush=True))
+    return 0
+
+
 def run_one(argv: Sequence[str]) -> int:
-    inspected = build_parser().parse_args(list(argv)).inspect
-    if inspected:
-        return _inspect(inspected)
+    parsed = build_parser().parse_args(list(argv))
+    if parsed.inspect:
+        return _inspect(parsed.inspect)
+    if parsed.serve_gallery:
+        return _serve(parsed.serve_gallery, parsed.gallery_port)
     request, args = parse_invocation(argv)
     backends: dict[tuple[Any, ...], Backend] = {}
     try:

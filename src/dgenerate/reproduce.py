@@ -398,6 +398,11 @@ def _quote(value: str) -> str:
     return shlex.quote(escape_variables(value))
 
 
+def batch_line(job: Job) -> str:
+    """One line of a batch (`dgenerate < file`) that regenerates `job`: its config on one line."""
+    return " ".join(_quote(word) for word in job_words(job))
+
+
 def config_text(job: Job, environment: str) -> str:
     """A config that regenerates `job`; `environment` is a comment naming the versions and machine it ran on."""
     lines = [f"# dgenerate {__version__} config: `dgenerate < this-file` regenerates the image",

@@ -16,10 +16,11 @@ from importlib import resources
 from pathlib import Path
 
 from dgenerate.curate.axes import AXES
+from dgenerate.curate.ratings import read_ratings
 from dgenerate.errors import DgenerateError, OutputError
 from dgenerate.families import picture_size
 from dgenerate.jobs import Job
-from dgenerate.media._atomic import discard, publish, temp_path
+from dgenerate.media._atomic import replace_text
 
 PAGE = "index.html"
 _DATA = re.compile(r'<script type="application/json" id="gallery-data">(.*?)</script>', re.DOTALL)
@@ -34,7 +35,7 @@ def command(job: Job, output_path: str = "regenerated") -> str:
 
 
 def entry(job: Job, paths: Sequence[Path]) -> dict:
-    from dgenerate.reproduce import config_text
+    from dgenerate.reproduce import batch_line, config_text
 
     picture = paths[1] if len(paths) > 1 else paths[0]
     settings = {axis: read(job) for axis, read in AXES.items()}
@@ -46,6 +47,7 @@ def entry(job: Job, paths: Sequence[Path]) -> dict:
         "job_id": job.job_id,
         "settings": settings,
         "command": command(job),
+        "line": batch_line(job),
         "config": config.read_text() if config.is_file() else config_text(job, "settings of this image"),
     }
 
@@ -72,19 +74,24 @@ def _read_back(item: dict) -> dict:
     """An entry of an existing page, which is data like any page: its files are names in this folder and nothing
     else, and the command the page offers to copy is made again from its config (never taken from the page)."""
     animation = item.get("animation")
+    from dgenerate.reproduce import batch_line
+
+    job_or_why = _job_of(item.get("config"))
+    made = {"command": command(job_or_why), "line": batch_line(job_or_why)} if isinstance(job_or_why, Job) else \
+        {"command": f"# no command: {job_or_why}", "line": ""}
     return {**item, "file": Path(item["file"]).name,
-            "animation": Path(animation).name if isinstance(animation, str) else None,
-            "command": _command_of(item.get("config"))}
+            "animation": Path(animation).name if isinstance(animation, str) else None, **made}
 
 
-def _command_of(config: object) -> str:
+def _job_of(config: object) -> Job | str:
+    """The one job an entry's config describes, or why there is none."""
     from dgenerate.reproduce import read_config
 
     try:
         jobs = read_config(config) if isinstance(config, str) else []
     except DgenerateError as error:
-        return f"# no command: its config cannot be read ({error})"
-    return command(jobs[0]) if len(jobs) == 1 else "# no command: its config does not describe one image"
+        return f"its config cannot be read ({error})"
+    return jobs[0] if len(jobs) == 1 else "its config does not describe one image"
 
 
 def check_gallery(folder: Path) -> None:
@@ -103,14 +110,11 @@ def update_gallery(folder: Path, written: Sequence[tuple[Job, list[Path]]]) -> P
     kept = [item for item in old if item["file"] not in added and (folder / item["file"]).is_file()]
     order = [*AXES, "model", "size", "scheduler"]
     # "<" escaped: no "</script>" or "<!--" can end or bend the script element the data sits in
-    data = json.dumps({"axes": order, "entries": kept + new}, sort_keys=True).replace("<", "\\u003c")
+    data = json.dumps({"axes": order, "entries": kept + new, "ratings": read_ratings(folder)},
+                      sort_keys=True).replace("<", "\\u003c")
     html = resources.files("dgenerate.curate").joinpath("gallery.html").read_text(encoding="utf-8")
-    temporary = temp_path(page)
     try:
-        temporary.write_text(html.replace("/*GALLERY-DATA*/", data), encoding="utf-8")
-        publish(temporary, page, overwrite=True)
+        replace_text(page, html.replace("/*GALLERY-DATA*/", data))
     except OSError as error:
         raise OutputError(f"--gallery: cannot write '{page}': {error.strerror or error}") from error
-    finally:
-        discard(temporary)
     return page

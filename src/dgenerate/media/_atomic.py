@@ -65,6 +65,16 @@ def _link_no_clobber(temp: Path, path: Path) -> None:
         os.replace(temp, path)
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` whole, replacing what was there atomically; an OSError is the caller's."""
+    temporary = temp_path(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        publish(temporary, path, overwrite=True)
+    finally:
+        discard(temporary)
+
+
 def discard(temp: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         temp.unlink()
