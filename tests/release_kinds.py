@@ -166,6 +166,12 @@ KINDS = (
          batches=False),
     Kind("upscaler-x4", ("{tiny_upscaler}", "--image-seeds", SEED, "--upscaler-noise-levels", "50"), batches=False),
     Kind("edit-animation", ("{tiny_flux_kontext}", "--image-seeds", CLIP), batches=False, animation=True),
+    # The fifth wave: variation seeds
+    Kind("variation-seed-ancestral", (*SD, "--variation-seeds", "99", "--variation-strengths", "0.3", "--scheduler",
+                                      "EulerAncestralDiscreteScheduler")),
+    Kind("sdxl-variation-resize-seed", (*SDXL, "--variation-seeds", "7", "--variation-strengths", "0.5",
+                                        "--resize-seed-from", "96x32")),
+    Kind("sd3-variation-seed", (*SD3, "--variation-seeds", "7", "--variation-strengths", "0.4")),
 )
 
 
