@@ -6,6 +6,7 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import RunCli
@@ -67,6 +68,20 @@ def test_dynamic_prompts_example(run_cli: RunCli, tiny_model: Path, tmp_path: Pa
                for path in sorted((tmp_path / "shapes").glob("*.dgen"))]
     assert prompts == ["'a red circle on a blue background'", "'a red triangle on a blue background'",
                        "'a yellow circle on a blue background'", "'a yellow triangle on a blue background'"]
+
+
+def test_image_process_example(run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image, ImageDraw
+
+    argv = readme_example("image-process")
+    monkeypatch.chdir(tmp_path)
+    photo = Image.new("RGB", (300, 200), "white")
+    ImageDraw.Draw(photo).ellipse((50, 40, 200, 160), fill="navy")
+    photo.save("photo.png")
+    result = run_cli(*argv)
+    assert result.code == 0, result.err
+    guide = Image.open(tmp_path / "guides" / "photo_processed.png")
+    assert guide.size == (512, 512) and 0 < (np.asarray(guide) > 0).mean() < 0.1
 
 
 def test_variation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,

@@ -85,6 +85,8 @@ from dgenerate.plan import (
     parse_vae,
     random_seeds,
 )
+from dgenerate.processors import KINDS as PROCESSOR_KINDS
+from dgenerate.processors import parse_processor
 from dgenerate.prompt_syntax import MAX_EXPANSIONS, Choices, Syntax, expand_choices
 
 MAX_WORKERS = 4096
@@ -249,6 +251,12 @@ def _curation_options(parser: argparse.ArgumentParser) -> None:
         "open from disk that filters and sorts them and copies the command that regenerates each.")
     add("--from-image", metavar="IMAGE", help="Regenerate the image a PNG's metadata (or a .dgen config) records; "
         "options given with it replace the recorded ones. Reads AUTOMATIC1111 'parameters' too (give the model).")
+    add("--image-process", nargs="+", metavar="FILE", help="Run --processors alone over images, animations or "
+        "videos (frame by frame) and write FILE's result as <stem>_processed.png (or .<--animation-format>) into "
+        "--output-path; loads no model.")
+    add("--processors", nargs="+", metavar="PROCESSOR", help="With --image-process: processors applied in order, "
+        f"'name;key=value;...', name one of {', '.join(PROCESSOR_KINDS)}, e.g. 'canny;low=50;high=150' "
+        "'resize;size=512x512'.")
     add("--serve-gallery", metavar="DIR", help="Serve the gallery of a folder (its index.html, made by --gallery) on "
         "this machine only, at http://127.0.0.1:PORT/, so that its page can save star ratings into DIR/ratings.json; "
         "Ctrl-C stops it.")
@@ -586,12 +594,26 @@ def _serve(folder: str, port_text: str) -> int:
     return 0
 
 
+def _image_process(args: argparse.Namespace) -> int:
+    if not args.image_process or not args.processors:
+        raise UsageError("--image-process FILE... and --processors PROCESSOR... go together: the files, then what to "
+                         "do to them")
+    from dgenerate.image_process import process_files
+
+    processors = tuple(parse_processor(text, "--processors") for text in args.processors)
+    for path in process_files(args.image_process, processors, Path(args.output_path), args.animation_format):
+        print(f"dgenerate: wrote {printable(str(path))}", file=sys.stderr)
+    return 0
+
+
 def run_one(argv: Sequence[str]) -> int:
     parsed = build_parser().parse_args(list(argv))
     if parsed.inspect:
         return _inspect(parsed.inspect)
     if parsed.serve_gallery:
         return _serve(parsed.serve_gallery, parsed.gallery_port)
+    if parsed.image_process or parsed.processors:
+        return _image_process(parsed)
     request, args = parse_invocation(argv)
     backends: dict[tuple[Any, ...], Backend] = {}
     try:
