@@ -172,6 +172,12 @@ KINDS = (
     Kind("sdxl-variation-resize-seed", (*SDXL, "--variation-seeds", "7", "--variation-strengths", "0.5",
                                         "--resize-seed-from", "96x32")),
     Kind("sd3-variation-seed", (*SD3, "--variation-seeds", "7", "--variation-strengths", "0.4")),
+    # and image processors
+    Kind("seed-and-mask-processors", (*_seeded("{tiny_model}", f"{SEED};{MASK}"), "--seed-image-processors", "invert",
+                                      "posterize;bits=4", "--mask-image-processors", "dilate;size=3"), batches=False),
+    Kind("control-processors", (*_controlled("{tiny_model}", f"{SEED};control={CONTROL}", "sd_controlnet"),
+                                "--control-image-processors",
+                                "canny;low=50;high=150", "gaussian-blur;radius=1"), batches=False),
 )
 
 

@@ -69,6 +69,7 @@ from dgenerate.plan import (
     MAX_INFERENCE_STEPS,
     MAX_NOISE_LEVEL,
     MAX_SEED_VALUE,
+    ImageSeedSpec,
     Prompt,
     RenderRequest,
     cells,
@@ -183,6 +184,13 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
     add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'; "
         f"'image;reference=r.png,s.png' adds reference images ({supporting(REFERENCES)}).")
+    add("-sip", "--seed-image-processors", nargs="+", action="extend", metavar="PROCESSOR", help="Processors "
+        "applied in order to each frame of the image seeds, once fitted to the job's size (see --processors for the "
+        "names and settings).")
+    add("-mip", "--mask-image-processors", nargs="+", action="extend", metavar="PROCESSOR", help="Processors "
+        "applied to each frame of the inpainting masks, once fitted (dilate;size=8 grows the repainted area).")
+    add("-cip", "--control-image-processors", nargs="+", action="extend", metavar="PROCESSOR", help="Processors "
+        "applied to each frame of the ControlNets' control images, once fitted (canny;low=100;high=200 makes edges).")
     add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. "
         f"(default: {format_number(DEFAULT_STRENGTH)})")
     add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],
@@ -422,7 +430,10 @@ def _variation_options(args: argparse.Namespace) -> dict[str, Any]:
 def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.image_seeds is None:
         for flag, value in (("--image-seed-strengths", args.image_seed_strengths), ("--frame-start", args.frame_start),
-                            ("--frame-end", args.frame_end), ("--control-nets", args.control_nets)):
+                            ("--frame-end", args.frame_end), ("--control-nets", args.control_nets),
+                            ("--seed-image-processors", args.seed_image_processors),
+                            ("--mask-image-processors", args.mask_image_processors),
+                            ("--control-image-processors", args.control_image_processors)):
             if value is not None:
                 raise UsageError(f"{flag} needs --image-seeds")
         return {}
@@ -438,8 +449,26 @@ def _image_seed_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.image_seed_strengths is not None and not any(seed.image for seed in seeds):
         raise UsageError("--image-seed-strengths applies to images to change, and these image seeds are control images "
                          "alone (text to image); leave it out")
-    return {"image_seeds": seeds,
-            "image_seed_strengths": strengths, "frame_start": start, "frame_end": end}
+    return {"image_seeds": seeds, "image_seed_strengths": strengths, "frame_start": start, "frame_end": end,
+            **_seed_processors(args, seeds)}
+
+
+def _seed_processors(args: argparse.Namespace, seeds: Sequence[ImageSeedSpec]) -> dict[str, Any]:
+    """The processors of the image seeds, masks and control images, each refused where there is nothing to apply
+    it to."""
+    given = {"seed_image_processors": (args.seed_image_processors, any(seed.image for seed in seeds),
+                                       "--image-seeds with an image to change"),
+             "mask_image_processors": (args.mask_image_processors, any(seed.mask for seed in seeds),
+                                       "--image-seeds with an inpainting mask ('image;mask')"),
+             "control_image_processors": (args.control_image_processors, bool(args.control_nets),
+                                          "--control-nets and their control images")}
+    made: dict[str, Any] = {}
+    for name, (texts, applies, needs) in given.items():
+        flag = "--" + name.replace("_", "-")
+        if texts is not None and not applies:
+            raise UsageError(f"{flag} needs {needs}")
+        made[name] = tuple(parse_processor(text, flag) for text in texts or ())
+    return made
 
 
 def _fractions(values: list[str]) -> tuple[float, ...]:

@@ -15,6 +15,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from dgenerate.processors import ProcessorSpec
+
 DTYPES = ("float16", "bfloat16", "float32", "auto")
 AUTO_MODEL_TYPE = "auto"  # read from the model's model_index.json (or a checkpoint's weight names) when resolved;
 # the other model types are the families' (dgenerate.families.MODEL_TYPES)
@@ -28,7 +30,9 @@ _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model",
                 ("job", "true_guidance_scale", None), ("job", "max_sequence_length", None),
                 ("job", "prompt_weighting", None), ("job", "control_nets", ()), ("model", "transformer", None),
                 ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None),
-                ("job", "variation_seed", None), ("job", "variation_strength", None), ("job", "resize_seed_from", None))
+                ("job", "variation_seed", None), ("job", "variation_strength", None), ("job", "resize_seed_from", None),
+                ("job", "seed_image_processors", ()), ("job", "mask_image_processors", ()),
+                ("job", "control_image_processors", ()))
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
@@ -176,6 +180,10 @@ class Job:
     variation_seed: int | None = None  # a second seed whose noise is mixed in, at variation_strength (0 to 1)
     variation_strength: float | None = None
     resize_seed_from: tuple[int, int] | None = None  # (width, height) the seed's noise is drawn at, centred
+    # Applied in order to each frame of the image seed, its mask and its control images, once fitted to the job's size
+    seed_image_processors: tuple[ProcessorSpec, ...] = ()
+    mask_image_processors: tuple[ProcessorSpec, ...] = ()
+    control_image_processors: tuple[ProcessorSpec, ...] = ()
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
     prompt_template: str | None = field(default=None, compare=False)  # the prompt as given, before its syntax

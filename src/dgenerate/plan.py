@@ -25,6 +25,7 @@ from dgenerate.jobs import (
     OutputSpec,
     TextualInversionSpec,
 )
+from dgenerate.processors import ProcessorSpec
 
 DEFAULT_GUIDANCE_SCALE = 5.0
 DEFAULT_INFERENCE_STEPS = 30
@@ -84,6 +85,9 @@ class RenderRequest:
     variation_seeds: tuple[int, ...] | None = None
     variation_strengths: tuple[float, ...] | None = None
     resize_seed_from: tuple[int, int] | None = None
+    seed_image_processors: tuple[ProcessorSpec, ...] = ()
+    mask_image_processors: tuple[ProcessorSpec, ...] = ()
+    control_image_processors: tuple[ProcessorSpec, ...] = ()
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -367,6 +371,9 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             variation_seed=variation_seed,
             variation_strength=variation_strength,
             resize_seed_from=request.resize_seed_from,
+            seed_image_processors=request.seed_image_processors if image_seed and image_seed.image else (),
+            mask_image_processors=request.mask_image_processors if image_seed and image_seed.mask else (),
+            control_image_processors=request.control_image_processors if request.control_nets else (),
             index=index,
             output=request.output,
         )

@@ -53,6 +53,7 @@ from dgenerate.plan import (
     parse_textual_inversion,
     parse_vae,
 )
+from dgenerate.processors import ProcessorSpec, parse_processor
 
 CONFIG_CHUNK = "DgenerateConfig"
 A1111_CHUNK = "parameters"
@@ -232,6 +233,10 @@ def _repeated(name: str, parse: Callable[[str], Any], text: Callable[[Any], str]
     return make
 
 
+def _processor(flag: str) -> Callable[[str], ProcessorSpec]:
+    return lambda text: parse_processor(text, flag)
+
+
 def _inversion_text(inversion: TextualInversionSpec) -> str:
     return inversion.path + (f";token={inversion.token}" if inversion.token else "")
 
@@ -338,6 +343,10 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--sdxl-refiner-dtype", _field("refiner", "dtype", parse=_choice(DTYPES))),
     ("--control-nets", _repeated("control_nets", parse_control_net, _control_net_text)),
     ("--image-seeds", _image_seed),
+    ("--seed-image-processors", _repeated("seed_image_processors", _processor("--seed-image-processors"), str)),
+    ("--mask-image-processors", _repeated("mask_image_processors", _processor("--mask-image-processors"), str)),
+    ("--control-image-processors", _repeated("control_image_processors", _processor("--control-image-processors"),
+                                             str)),
     ("--image-seed-strengths", _job_field("strength", _number, _float(0.0, 1.0))),
     ("--frame-start", _job_field("frame_start", _text, _int(0))),
     ("--frame-end", _job_field("frame_end", _text, _int(0))),
@@ -480,6 +489,9 @@ def _build(draft: Draft) -> Job:
     model["loras"] = tuple(LoraSpec(**lora) for lora in model.get("loras", ()))
     model["textual_inversions"] = tuple(TextualInversionSpec(**each) for each in model.get("textual_inversions", ()))
     draft["control_nets"] = tuple(ControlNetSpec(**each) for each in draft.get("control_nets", ()))
+    for name in ("seed_image_processors", "mask_image_processors", "control_image_processors"):
+        draft[name] = tuple(ProcessorSpec(each["name"], tuple(map(tuple, each["settings"])))
+                            for each in draft.get(name, ()))
     output = OutputSpec(**draft.pop("output", {}))
     missing = [flag for flag, name in (("--seeds", "seed"), ("--prompts", "prompt")) if name not in draft]
     if missing:

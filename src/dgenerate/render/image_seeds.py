@@ -17,6 +17,7 @@ from dgenerate.jobs import Job
 from dgenerate.media.seeds import SeedFrame
 from dgenerate.models.controlnet import control_net_models
 from dgenerate.models.loader import LoadedModel
+from dgenerate.processors import ProcessorSpec, apply_processors
 from dgenerate.render.calls import call_pipeline, refined
 from dgenerate.render.progress import Progress
 from dgenerate.render.results import AnimationEnd, AnimationStart, Frame, Result, Still
@@ -41,25 +42,37 @@ def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Pr
     takes = job_pipeline(job, model.folder_class)
     nets = control_net_models(model, job.control_nets) if job.control_nets else None
     progress.add_steps(job.inference_steps if job.strength is None else denoising_steps(job))
-    inputs: dict[str, Any] = {} if image is None else {"image": resize_image(image, size)}
+    inputs: dict[str, Any] = {} if image is None else {
+        "image": _processed(resize_image(image, size), job.seed_image_processors, size)}
     if takes.strength and image is not None:
         inputs.update(strength=job.strength)
     if references:  # as given: the pipeline sizes its references itself
         inputs[takes.references] = [*([inputs["image"]] if takes.references == "image" else []), *references]
     if mask is not None:
-        mask = resize_image(mask, size)
+        mask = _processed(resize_image(mask, size), job.mask_image_processors, size)
         inputs.update(mask_image=mask)
     if takes.sized:
         inputs.update(width=job.width, height=job.height)
     inputs.update(family(job.model.model_type).call_arguments(job))
     if nets:
-        inputs.update(_control_inputs(job, [resize_image(control, size) for control in controls], takes))
+        inputs.update(_control_inputs(job, [_processed(resize_image(control, size), job.control_image_processors, size)
+                                            for control in controls], takes))
     if model.refiner is None:
         generated = call_pipeline(model.pipeline_of(takes.class_name, nets), takes, [job], progress, **inputs)[0]
     else:
         finishing = {name: value for name, value in inputs.items() if name != "image"}  # the refiner takes latents
         generated = refined(model, (takes, takes), [job], progress, inputs, finishing)[0]
     return generated if mask is None else _keep_unmasked(inputs["image"], generated, mask)
+
+
+def _processed(image: Any, processors: tuple[ProcessorSpec, ...], size: tuple[int, int]) -> Any:
+    """`image` (fitted to the job's size) through `processors`, fitted again if one changed its size or mode."""
+    if not processors:
+        return image
+    from dgenerate.media import resize_image
+
+    made = apply_processors(image, processors).convert(image.mode)
+    return made if made.size == size else resize_image(made, size)
 
 
 def _control_inputs(job: Job, controls: list[Any], takes: Pipeline) -> dict[str, Any]:
