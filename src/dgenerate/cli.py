@@ -191,6 +191,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "applied to each frame of the inpainting masks, once fitted (dilate;size=8 grows the repainted area).")
     add("-cip", "--control-image-processors", nargs="+", action="extend", metavar="PROCESSOR", help="Processors "
         "applied to each frame of the ControlNets' control images, once fitted (canny;low=100;high=200 makes edges).")
+    add("-pp", "--post-processors", nargs="+", action="extend", metavar="PROCESSOR", help="Processors applied in "
+        "order to each generated image (or frame) before it is written; recorded, so its config makes the processed "
+        "image.")
     add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. "
         f"(default: {format_number(DEFAULT_STRENGTH)})")
     add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],
@@ -387,6 +390,7 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         upscaler_noise_levels=_numbers(args.upscaler_noise_levels, "--upscaler-noise-levels", int, 0, MAX_NOISE_LEVEL)
         if args.upscaler_noise_levels is not None else None,
         **_variation_options(args),
+        post_processors=tuple(parse_processor(text, "--post-processors") for text in args.post_processors or ()),
     )
 
 

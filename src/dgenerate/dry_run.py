@@ -18,6 +18,7 @@ from dgenerate.jobs import Job
 from dgenerate.media.info import MediaInfo
 from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.plan import RenderRequest, describe_grid, plan
+from dgenerate.processors import processed_size
 from dgenerate.reproduce import job_words
 from dgenerate.resolve import Resolver
 
@@ -95,4 +96,5 @@ def print_dry_run(request: RenderRequest) -> None:
 
 
 def _size(job: Job) -> str:
-    return "{}x{}".format(*picture_size(job))
+    """The size of the picture written: the generated one's, after the post-processors."""
+    return "{}x{}".format(*processed_size(picture_size(job), job.post_processors))

@@ -32,7 +32,7 @@ _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model",
                 ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None),
                 ("job", "variation_seed", None), ("job", "variation_strength", None), ("job", "resize_seed_from", None),
                 ("job", "seed_image_processors", ()), ("job", "mask_image_processors", ()),
-                ("job", "control_image_processors", ()))
+                ("job", "control_image_processors", ()), ("job", "post_processors", ()))
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
@@ -184,6 +184,7 @@ class Job:
     seed_image_processors: tuple[ProcessorSpec, ...] = ()
     mask_image_processors: tuple[ProcessorSpec, ...] = ()
     control_image_processors: tuple[ProcessorSpec, ...] = ()
+    post_processors: tuple[ProcessorSpec, ...] = ()  # applied to the generated picture before it is written
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
     prompt_template: str | None = field(default=None, compare=False)  # the prompt as given, before its syntax

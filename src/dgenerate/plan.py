@@ -88,6 +88,7 @@ class RenderRequest:
     seed_image_processors: tuple[ProcessorSpec, ...] = ()
     mask_image_processors: tuple[ProcessorSpec, ...] = ()
     control_image_processors: tuple[ProcessorSpec, ...] = ()
+    post_processors: tuple[ProcessorSpec, ...] = ()
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -374,6 +375,7 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             seed_image_processors=request.seed_image_processors if image_seed and image_seed.image else (),
             mask_image_processors=request.mask_image_processors if image_seed and image_seed.mask else (),
             control_image_processors=request.control_image_processors if request.control_nets else (),
+            post_processors=request.post_processors,
             index=index,
             output=request.output,
         )

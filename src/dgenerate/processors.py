@@ -71,6 +71,17 @@ def apply_processors(image: Image.Image, processors: tuple[ProcessorSpec, ...]) 
     return image
 
 
+def processed_size(size: tuple[int, int], processors: tuple[ProcessorSpec, ...]) -> tuple[int, int]:
+    """The size a picture of `size` has after `processors`, known without the picture."""
+    for spec in processors:
+        if spec.name in ("resize", "letterbox"):
+            size = _size(spec.get("size"))
+        elif spec.name == "crop":
+            left, top, right, bottom = (int(value) for value in spec.get("box").split(","))
+            size = (right - left, bottom - top)
+    return size
+
+
 def _size(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")
     if not width.isdigit() or not (height or width).isdigit() or int(width) < 1 or int(height or width) < 1:

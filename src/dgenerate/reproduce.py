@@ -348,6 +348,7 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--control-image-processors", _repeated("control_image_processors", _processor("--control-image-processors"),
                                              str)),
     ("--image-seed-strengths", _job_field("strength", _number, _float(0.0, 1.0))),
+    ("--post-processors", _repeated("post_processors", _processor("--post-processors"), str)),
     ("--frame-start", _job_field("frame_start", _text, _int(0))),
     ("--frame-end", _job_field("frame_end", _text, _int(0))),
     ("--animation-format", _seeded(_field("output", "animation_format", parse=_choice(ANIMATION_FORMATS)))),
@@ -489,7 +490,7 @@ def _build(draft: Draft) -> Job:
     model["loras"] = tuple(LoraSpec(**lora) for lora in model.get("loras", ()))
     model["textual_inversions"] = tuple(TextualInversionSpec(**each) for each in model.get("textual_inversions", ()))
     draft["control_nets"] = tuple(ControlNetSpec(**each) for each in draft.get("control_nets", ()))
-    for name in ("seed_image_processors", "mask_image_processors", "control_image_processors"):
+    for name in ("seed_image_processors", "mask_image_processors", "control_image_processors", "post_processors"):
         draft[name] = tuple(ProcessorSpec(each["name"], tuple(map(tuple, each["settings"])))
                             for each in draft.get(name, ()))
     output = OutputSpec(**draft.pop("output", {}))

@@ -89,3 +89,34 @@ def test_misplaced_processors_are_one_line(run_cli: RunCli, tiny_model: Path, pi
     result = run_cli(str(tiny_model), *FAST, *argv, "-o", str(pictures / "out"))
     assert result.code == 2 and message in result.err and "Traceback" not in result.err, result.err
     assert not (pictures / "out").exists()
+
+
+def test_post_processors_make_the_written_image(run_cli: RunCli, tiny_model: Path, pictures: Path) -> None:
+    """A post-processed image is the plain one processed by --image-process, and its config makes it again."""
+    text_to_image = ("--output-size", "64x48")
+    made = _made(run_cli, tiny_model, pictures / "made", *text_to_image, "--post-processors", "resize;size=96x72",
+                 "posterize;bits=3")
+    _made(run_cli, tiny_model, pictures / "plain", *text_to_image)
+    (plain_png,) = (pictures / "plain").glob("*.png")
+    ready = _processed(run_cli, plain_png, pictures / "ready", "resize;size=96x72", "posterize;bits=3")
+    assert made.shape == (72, 96, 3) and np.array_equal(made, np.asarray(Image.open(ready)))
+    (config,) = (pictures / "made").glob("*.dgen")
+    again = run_cli(stdin=config.read_text().replace("--output-configs", f"-o {pictures / 'again'}"))
+    assert again.code == 0, again.err
+    (png,) = (pictures / "again").glob("*.png")
+    assert np.array_equal(np.asarray(Image.open(png)), made)
+    shown = run_cli(str(tiny_model), *FAST, *text_to_image, "--post-processors", "crop;box=0,0,40,20", "--dry-run")
+    assert " 40x20 " in shown.out
+
+
+def test_post_processors_apply_to_every_frame_of_an_animation(run_cli: RunCli, tiny_model: Path,
+                                                              pictures: Path) -> None:
+    frames = [Image.new("RGB", (64, 64), (40 * n, 90, 200 - 40 * n)) for n in range(3)]
+    frames[0].save(pictures / "clip.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = run_cli(str(tiny_model), *FAST, "--image-seeds", str(pictures / "clip.gif"), "--post-processors",
+                     "resize;size=32x32", "--animation-format", "gif", "-o", str(pictures / "out"))
+    assert result.code == 0, result.err
+    (animation,) = (pictures / "out").glob("*.gif")
+    opened = Image.open(animation)
+    assert opened.size == (32, 32) and opened.n_frames == 3
+    assert {Image.open(path).size for path in (pictures / "out").glob("*.png")} == {(32, 32)}

@@ -5,6 +5,7 @@ written here. Text-to-image jobs run in batched pipeline calls; image seed jobs 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,11 @@ from dgenerate.families import Pipeline, family
 from dgenerate.jobs import Job
 from dgenerate.models.cache import ModelCache
 from dgenerate.models.loader import LoadedModel
+from dgenerate.processors import apply_processors
 from dgenerate.render.calls import call_pipeline, call_slots, refined
 from dgenerate.render.image_seeds import seeded_results
 from dgenerate.render.progress import Progress
-from dgenerate.render.results import Result, Still
+from dgenerate.render.results import Frame, Result, Still
 from dgenerate.resolve import job_pipeline
 
 
@@ -37,11 +39,19 @@ def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[A
 
 def render_results(groups: Sequence[list[Job]], cache: ModelCache, progress: Progress,
                    downloads: Path) -> Generator[Result, None, None]:
-    """The pictures of every pipeline call of `groups`, in order, each model loaded (once) from `cache`."""
+    """The pictures of every pipeline call of `groups`, in order, each model loaded (once) from `cache`, through
+    their jobs' post-processors."""
     for group in groups:
         model = cache.get(group[0].model)
         if group[0].image_seed is not None:
-            yield from seeded_results(model, group[0], progress, downloads)
+            yield from map(post_processed, seeded_results(model, group[0], progress, downloads))
             continue
         for job, image in zip(group, generate(model, group, progress), strict=True):
-            yield Still(job, image, model.environment)
+            yield post_processed(Still(job, image, model.environment))
+
+
+def post_processed(result: Result) -> Result:
+    """A picture through its job's --post-processors (what is written; the rest passes as it is)."""
+    if isinstance(result, Still | Frame) and result.job.post_processors:
+        return replace(result, image=apply_processors(result.image, result.job.post_processors))
+    return result

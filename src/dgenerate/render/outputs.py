@@ -27,6 +27,7 @@ from dgenerate.families import picture_size
 from dgenerate.jobs import Job
 from dgenerate.media._atomic import discard, publish, temp_path, why
 from dgenerate.naming import frame_stem, image_stem, numbered
+from dgenerate.processors import processed_size
 from dgenerate.render.progress import Progress
 from dgenerate.render.results import AnimationEnd, AnimationStart, Frame, Result, Still
 
@@ -271,7 +272,8 @@ class OutputStage:
         stem = animation_stem(job)
         path = folder / f"{stem}.{job.output.animation_format}"
         fmt = cast(AnimationFormat, job.output.animation_format)
-        writer = AnimationWriter(path, fmt, start.fps, picture_size(job), delays=start.delays)
+        size = processed_size(picture_size(job), job.post_processors)
+        writer = AnimationWriter(path, fmt, start.fps, size, delays=start.delays)
         writer.__enter__()
         self._animation = _Animation(writer, stem, [path])
         self.progress.add_images((start.frames or 1) - 1)
