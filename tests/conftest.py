@@ -251,3 +251,17 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         return Result(code, captured.err, captured.out)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_esrgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import importlib.util
+
+    if importlib.util.find_spec("spandrel") is None:
+        message = "spandrel is not installed (scripts/setup --test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from tests.tiny_upscaler_model import build_tiny_esrgan
+
+    return build_tiny_esrgan(tmp_path_factory.mktemp("esrgan"))

@@ -172,6 +172,9 @@ KINDS = (
     Kind("sdxl-variation-resize-seed", (*SDXL, "--variation-seeds", "7", "--variation-strengths", "0.5",
                                         "--resize-seed-from", "96x32")),
     Kind("sd3-variation-seed", (*SD3, "--variation-seeds", "7", "--variation-strengths", "0.4")),
+    Kind("hires-latent", (*SD, "--output-size", "64x48", "--hires-scales", "1.5", "--hires-strengths", "0.4")),
+    Kind("sdxl-hires-lanczos", (*SDXL, "--hires-scales", "1.25", "--hires-upscaler", "lanczos", "--hires-steps", "2",
+                                "--scheduler", "EulerAncestralDiscreteScheduler")),
     # and image processors
     Kind("seed-and-mask-processors", (*_seeded("{tiny_model}", f"{SEED};{MASK}"), "--seed-image-processors", "invert",
                                       "posterize;bits=4", "--mask-image-processors", "dilate;size=3"), batches=False),

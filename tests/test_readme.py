@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import RunCli
 
@@ -82,6 +83,16 @@ def test_image_process_example(run_cli: RunCli, tmp_path: Path, monkeypatch: pyt
     assert result.code == 0, result.err
     guide = Image.open(tmp_path / "guides" / "photo_processed.png")
     assert guide.size == (512, 512) and 0 < (np.asarray(guide) > 0).mean() < 0.1
+
+
+def test_hires_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = readme_example("hires")
+    assert argv[0] == "builtin:shapes"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    sizes = sorted(Image.open(path).size for path in (tmp_path / "shapes").glob("*.png"))
+    assert sizes == [(96, 96), (128, 128)]
 
 
 def test_variation_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,

@@ -61,6 +61,7 @@ from dgenerate.models.schedulers import (
 from dgenerate.naming import check_name_lengths, format_number
 from dgenerate.plan import (
     DEFAULT_GUIDANCE_SCALE,
+    DEFAULT_HIRES_STRENGTH,
     DEFAULT_INFERENCE_STEPS,
     DEFAULT_STRENGTH,
     MAX_BATCH_SIZE,
@@ -77,6 +78,7 @@ from dgenerate.plan import (
     control_seeds,
     describe_grid,
     parse_control_net,
+    parse_hires_upscaler,
     parse_image_seed,
     parse_lora,
     parse_number,
@@ -219,6 +221,15 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         f"1 to {MAX_SEQUENCE_LENGTH}. (default: the pipeline's, {default_sequence_lengths()})")
     add("-ifs", "--inference-steps", nargs="*", default=[str(DEFAULT_INFERENCE_STEPS)],
         help=f"Inference steps values to try. (default: {DEFAULT_INFERENCE_STEPS})")
+    add("-hrs", "--hires-scales", nargs="+", help="A hi-res pass (AUTOMATIC1111's hires fix), text to image with "
+        f"{supporting(VARIATION_SEEDS)}: generate at the grid's size, upscale by each of these factors (e.g. 1.5 2), "
+        "then denoise again.")
+    add("--hires-upscaler", help="How the hi-res pass upscales: latent (the latents, bilinear), lanczos (the "
+        "picture), or an upscaling model's weights file (the picture; see the upscale processor). (default: latent)")
+    add("-hrst", "--hires-strengths", nargs="+", help="Denoising strengths of the hi-res pass to try, 0 to 1. "
+        f"(default: {format_number(DEFAULT_HIRES_STRENGTH)})")
+    add("--hires-steps", help="Inference steps of the hi-res pass (its strength runs that share of them). (default: "
+        "--inference-steps)")
     add("-hnf", "--sdxl-high-noise-fractions", nargs="*", help="SDXL high noise fractions to try.")
     add("--batch-size", default="1", help=f"Images per pipeline call, 1 to {MAX_BATCH_SIZE}. (default: 1)")
     add("--batch-slot", help="The slot of the image in its batch call; configs of --batch-size runs record it so "
@@ -391,7 +402,26 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         if args.upscaler_noise_levels is not None else None,
         **_variation_options(args),
         post_processors=tuple(parse_processor(text, "--post-processors") for text in args.post_processors or ()),
+        **_hires_options(args),
     )
+
+
+def _hires_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.hires_scales is None:
+        for flag, value in (("--hires-upscaler", args.hires_upscaler), ("--hires-strengths", args.hires_strengths),
+                            ("--hires-steps", args.hires_steps)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --hires-scales (how much the hi-res pass upscales, e.g. 1.5)")
+        return {}
+    if args.image_seeds is not None:
+        raise UsageError("--hires-scales is a pass of text to image; an image seed's img2img already starts from its "
+                         "image: leave --hires-scales out or run it without --image-seeds")
+    return {"hires_scales": _numbers(args.hires_scales, "--hires-scales", float, 1.0, 8.0),
+            "hires_upscaler": parse_hires_upscaler(args.hires_upscaler) if args.hires_upscaler else None,
+            "hires_strengths": _numbers(args.hires_strengths, "--hires-strengths", float, 0.0, 1.0)
+            if args.hires_strengths else None,
+            "hires_steps": _numbers([args.hires_steps], "--hires-steps", int, 1, MAX_INFERENCE_STEPS)[0]
+            if args.hires_steps else None}
 
 
 def _prompts(args: argparse.Namespace) -> tuple[Prompt, ...]:

@@ -97,4 +97,11 @@ def print_dry_run(request: RenderRequest) -> None:
 
 def _size(job: Job) -> str:
     """The size of the picture written: the generated one's, after the post-processors."""
-    return "{}x{}".format(*processed_size(picture_size(job), job.post_processors))
+    made = picture_size(job)
+    if job.hires_scale is not None:
+        from dgenerate.families import family
+        from dgenerate.resolve import hires_size
+
+        made = hires_size(job, 8 * family(job.model.model_type).patch)
+    size = processed_size(made, job.post_processors)
+    return "{}x{}".format(*size) if size else "{}x{} before upscaling".format(*made)

@@ -32,7 +32,9 @@ _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model",
                 ("job", "image_guidance_scale", None), ("job", "upscaler_noise_level", None),
                 ("job", "variation_seed", None), ("job", "variation_strength", None), ("job", "resize_seed_from", None),
                 ("job", "seed_image_processors", ()), ("job", "mask_image_processors", ()),
-                ("job", "control_image_processors", ()), ("job", "post_processors", ()))
+                ("job", "control_image_processors", ()), ("job", "post_processors", ()), ("job", "hires_scale", None),
+                ("job", "hires_upscaler", None), ("job", "hires_strength", None), ("job", "hires_steps", None))
+HIRES_UPSCALERS = ("latent", "lanczos")  # or an upscaling model's weights file
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
 
@@ -185,6 +187,11 @@ class Job:
     mask_image_processors: tuple[ProcessorSpec, ...] = ()
     control_image_processors: tuple[ProcessorSpec, ...] = ()
     post_processors: tuple[ProcessorSpec, ...] = ()  # applied to the generated picture before it is written
+    # A hi-res pass (AUTOMATIC1111's hires fix): the picture upscaled by hires_scale, then denoised again
+    hires_scale: float | None = None
+    hires_upscaler: str | None = None  # "latent", "lanczos" or a model file
+    hires_strength: float | None = None
+    hires_steps: int | None = None  # the second pass's inference steps (its strength runs part of them)
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
     prompt_template: str | None = field(default=None, compare=False)  # the prompt as given, before its syntax

@@ -1,8 +1,8 @@
 """Output file names, as dgenerate 0.18 writes them: [prefix_]s_{seed}[_st_{strength}]_g_{guidance}[_tg_{true
-guidance}]_i_{steps}[_hnf_{fraction}]_step_{n} (a variation seed adds _vs_{seed}_vst_{strength} after the seed),
-numbers written as Python writes a float with '-' for the point (`g_7-5`, `g_8-0`, `st_0-9`); the frames of an
-animation add _frame_{k} (k: the frame's number in the input). Every axis a grid can vary but the prompt and the
-image seed is in the name; those two are told by the step."""
+guidance}]_i_{steps}[_hnf_{fraction}]_step_{n} (a variation seed adds _vs_{seed}_vst_{strength} after the seed, a
+hi-res pass _hrs_{scale}_hrst_{strength} after the steps), numbers written as Python writes a float with '-' for the
+point (`g_7-5`, `g_8-0`, `st_0-9`); the frames of an animation add _frame_{k} (k: the frame's number in the input).
+Every axis a grid can vary but the prompt and the image seed is in the name; those two are told by the step."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def image_stem(job: Job) -> str:
     parts.append(f"i_{job.inference_steps}")
     if job.high_noise_fraction is not None:
         parts.append(f"hnf_{name_number(job.high_noise_fraction)}")
+    if job.hires_scale is not None and job.hires_strength is not None:
+        parts.append(f"hrs_{name_number(job.hires_scale)}_hrst_{name_number(job.hires_strength)}")
     parts.append(f"step_{job.index}")
     if job.output.prefix:
         parts.insert(0, job.output.prefix)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from dgenerate.errors import UsageError
 from dgenerate.jobs import (
+    HIRES_UPSCALERS,
     VAE_CLASSES,
     ControlNetSpec,
     ImageSeedSpec,
@@ -27,6 +28,7 @@ from dgenerate.jobs import (
 )
 from dgenerate.processors import ProcessorSpec
 
+DEFAULT_HIRES_STRENGTH = 0.7  # AUTOMATIC1111's default denoising strength of its hires fix
 DEFAULT_GUIDANCE_SCALE = 5.0
 DEFAULT_INFERENCE_STEPS = 30
 DEFAULT_STRENGTH = 0.8  # --image-seed-strengths
@@ -89,6 +91,10 @@ class RenderRequest:
     mask_image_processors: tuple[ProcessorSpec, ...] = ()
     control_image_processors: tuple[ProcessorSpec, ...] = ()
     post_processors: tuple[ProcessorSpec, ...] = ()
+    hires_scales: tuple[float, ...] | None = None
+    hires_upscaler: str | None = None
+    hires_strengths: tuple[float, ...] | None = None
+    hires_steps: int | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -192,6 +198,16 @@ def parse_textual_inversion(text: str) -> TextualInversionSpec:
     return TextualInversionSpec(positional[0], keywords.get("token"))
 
 
+def parse_hires_upscaler(text: str) -> str:
+    """latent, lanczos, or a model file (made absolute, so a config finds it from any folder)."""
+    if text.lower() in HIRES_UPSCALERS:
+        return text.lower()
+    path = os.path.abspath(os.path.expanduser(text))
+    if not os.path.isfile(path):
+        raise UsageError(f"--hires-upscaler {text!r} is neither latent, lanczos nor an upscaling model's weights file")
+    return path
+
+
 def parse_control_net(text: str) -> ControlNetSpec:
     """'path;scale=S;start=A;end=B' -> ControlNetSpec (1, 0 and 1 by default)."""
     positional, keywords = _keywords(text, "--control-nets", ("scale", "start", "end"),
@@ -272,7 +288,8 @@ def _batch_key(job: Job) -> tuple[object, ...]:
     return (job.model, job.guidance_scale, job.inference_steps, job.width, job.height, job.scheduler,
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
-            job.image_guidance_scale, job.upscaler_noise_level, varied(job))
+            job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
+            job.hires_strength, job.hires_steps)
 
 
 def varied(job: Job) -> bool:
@@ -339,7 +356,10 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     noise_levels: tuple[int | None, ...] = request.upscaler_noise_levels or (None,)
     variations: tuple[int | None, ...] = request.variation_seeds or (None,)
     variation_strengths: tuple[float | None, ...] = request.variation_strengths or (None,)
-    seeds = list(itertools.product(variation_strengths, variations, request.seeds))
+    hires_scales: tuple[float | None, ...] = request.hires_scales or (None,)
+    hires_strengths: tuple[float | None, ...] = (request.hires_strengths or (DEFAULT_HIRES_STRENGTH,)) \
+        if request.hires_scales else (None,)
+    seeds = list(itertools.product(hires_scales, hires_strengths, variation_strengths, variations, request.seeds))
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
     return (
@@ -376,11 +396,15 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             mask_image_processors=request.mask_image_processors if image_seed and image_seed.mask else (),
             control_image_processors=request.control_image_processors if request.control_nets else (),
             post_processors=request.post_processors,
+            hires_scale=hires_scale,
+            hires_upscaler=(request.hires_upscaler or "latent") if hires_scale is not None else None,
+            hires_strength=hires_strength,
+            hires_steps=request.hires_steps if hires_scale is not None else None,
             index=index,
             output=request.output,
         )
         for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
-                    (variation_strength, variation_seed, seed))
+                    (hires_scale, hires_strength, variation_strength, variation_seed, seed))
         in enumerate(cells, start=1)
     )
 
@@ -404,6 +428,8 @@ def describe_grid(request: RenderRequest) -> str:
         axes.append((len(request.image_guidance_scales), "image guidance scale"))
     if request.upscaler_noise_levels:
         axes.append((len(request.upscaler_noise_levels), "upscaler noise level"))
+    if request.hires_scales:
+        axes += [(len(request.hires_scales), "hires scale"), (len(request.hires_strengths or (0,)), "hires strength")]
     if request.variation_seeds:
         axes += [(len(request.variation_seeds), "variation seed"),
                  (len(request.variation_strengths or ()), "variation strength")]

@@ -71,9 +71,12 @@ def apply_processors(image: Image.Image, processors: tuple[ProcessorSpec, ...]) 
     return image
 
 
-def processed_size(size: tuple[int, int], processors: tuple[ProcessorSpec, ...]) -> tuple[int, int]:
-    """The size a picture of `size` has after `processors`, known without the picture."""
+def processed_size(size: tuple[int, int], processors: tuple[ProcessorSpec, ...]) -> tuple[int, int] | None:
+    """The size a picture of `size` has after `processors`, known without the picture; None after an upscale (its
+    factor is the model's, known once its weights are read)."""
     for spec in processors:
+        if spec.name == "upscale":
+            return None
         if spec.name in ("resize", "letterbox"):
             size = _size(spec.get("size"))
         elif spec.name == "crop":
@@ -224,6 +227,27 @@ def _canny(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
     return PilImage.fromarray(edges).convert("RGB")
 
 
+def _upscale(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
+    from dgenerate.upscale import upscale
+
+    return upscale(image, spec.get("model"), int(spec.get("tile")), int(spec.get("overlap")), spec.get("dtype"),
+                   spec.get("device"))
+
+
+def _model_file(text: str) -> None:
+    from pathlib import Path
+
+    if not text:
+        raise ValueError("is missing: give the model file, upscale;model=4x-model.safetensors")
+    if not Path(text).expanduser().is_file():
+        raise ValueError("is not a file: give the upscaling model's weights file")
+
+
+def _device(text: str) -> None:
+    if text != "cpu" and text != "cuda" and not (text.startswith("cuda:") and text[5:].isdigit()):
+        raise ValueError("is not a device: use cpu, cuda or cuda:N")
+
+
 def _canny_check(_key: str, value: str) -> None:
     _number(0, 10_000, whole=True)(value)
 
@@ -248,4 +272,9 @@ KINDS: dict[str, _Kind] = {
     "dilate": _Kind(_dilate, {"size": "4"}, _checks(size=_number(1, 256, whole=True)),
                     "light areas grown by this many pixels (masks)"),
     "canny": _Kind(_canny, {"low": "100", "high": "200"}, _canny_check, "OpenCV's Canny edges"),
+    "upscale": _Kind(_upscale, {"model": "", "tile": "512", "overlap": "32", "dtype": "float32", "device": "cpu"},
+                     _checks(model=_model_file, tile=_number(0, 65536, whole=True),
+                             overlap=_number(0, 4096, whole=True), dtype=_choice("float32", "float16", "bfloat16"),
+                             device=_device),
+                     "by a super-resolution model file (spandrel), in tiles"),
 }

@@ -45,6 +45,7 @@ from dgenerate.plan import (
     MAX_SEED_VALUE,
     check_cpu_threads,
     parse_control_net,
+    parse_hires_upscaler,
     parse_image_seed,
     parse_lora,
     parse_number,
@@ -360,6 +361,10 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--batch-size", _batch("batch_size")),
     ("--batch-slot", _batch("batch_slot")),
     ("--sdxl-high-noise-fractions", _job_field("high_noise_fraction", _number, _float(0.0, 1.0))),
+    ("--hires-scales", _job_field("hires_scale", _number, _float(1.0, 8.0))),
+    ("--hires-upscaler", _job_field("hires_upscaler", _text, lambda text, _flag: parse_hires_upscaler(text))),
+    ("--hires-strengths", _job_field("hires_strength", _number, _float(0.0, 1.0))),
+    ("--hires-steps", _job_field("hires_steps", _text, _int(1, MAX_INFERENCE_STEPS))),
     ("--prompt-weighting", _prompt_weighting),
     ("--prompts", _prompt),
     ("--seeds", _job_field("seed", _text, _int(0, MAX_SEED_VALUE))),
@@ -517,9 +522,20 @@ def a1111_parameters(job: Job) -> str:
     guidance = family(job.model.model_type).a1111_guidance(job)
     settings = [f"Steps: {job.inference_steps}", f"Sampler: {sampler}", guidance, f"Seed: {job.seed}",
                 "Size: {}x{}".format(*picture_size(job)), f"Model: {model_name}", *_a1111_variation(job),
+                *_a1111_hires(job),
                 *_a1111_adapters(job), f"Version: dgenerate {__version__}"]
     lines.append(", ".join(settings))
     return "\n".join(lines)
+
+
+def _a1111_hires(job: Job) -> list[str]:
+    """AUTOMATIC1111's hires fix fields; its upscalers are named by name (Latent, Lanczos, a model's file stem)."""
+    if job.hires_scale is None or job.hires_strength is None:
+        return []
+    upscaler = {"latent": "Latent", "lanczos": "Lanczos"}.get(job.hires_upscaler or "", _stem(job.hires_upscaler or ""))
+    return [f"Denoising strength: {format_number(job.hires_strength)}",
+            f"Hires upscale: {format_number(job.hires_scale)}", f"Hires steps: {job.hires_steps}",
+            f"Hires upscaler: {upscaler}"]
 
 
 def _a1111_variation(job: Job) -> list[str]:

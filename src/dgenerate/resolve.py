@@ -17,7 +17,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from dgenerate.errors import UsageError
-from dgenerate.families import MAX_SEQUENCE_LENGTH, Mode, Pipeline, check_options, family
+from dgenerate.families import (
+    MAX_SEQUENCE_LENGTH,
+    VARIATION_SEEDS,
+    Mode,
+    Pipeline,
+    check_options,
+    family,
+    supporting,
+)
 from dgenerate.jobs import Job, ModelSpec
 from dgenerate.media.info import MediaInfo
 from dgenerate.models.facts import ModelFacts, model_facts
@@ -121,6 +129,7 @@ class Resolver:
         width, height = self._size(job, facts)
         job = replace(job, width=width, height=height)
         _check_variation(job, facts)
+        job = _hires(job, facts)
         if job.image_seed is not None:
             seed = replace(job.image_seed, size=(width, height))
             job = replace(job, image_seed=seed)
@@ -245,6 +254,43 @@ def _check_variation(job: Job, facts: ModelFacts) -> None:
             raise UsageError(f"--resize-seed-from {width}x{height} is not a multiple of {multiple}, which this model "
                              f"needs; use for example {max(multiple, width // multiple * multiple)}x"
                              f"{max(multiple, height // multiple * multiple)}")
+
+
+def _hires(job: Job, facts: ModelFacts) -> Job:
+    """A hi-res pass checked against the model, its steps filled in (the first pass's, unless told)."""
+    if job.hires_scale is None:
+        return job
+    own = family(job.model.model_type)
+    if VARIATION_SEEDS not in own.supports or job_mode(job) != "text":
+        raise UsageError(f"--hires-scales makes a hi-res pass of text to image with {supporting(VARIATION_SEEDS)} "
+                         f"models; model_path {job.model.path!r} is {own.name}: leave it out")
+    for flag, used in (("--sdxl-refiner", job.model.refiner), ("--control-nets", job.control_nets)):
+        if used:
+            raise UsageError(f"--hires-scales does not run with {flag} (its second pass would read neither); leave "
+                             "out one of them")
+    steps = job.hires_steps or job.inference_steps
+    assert job.hires_strength is not None, "the plan gives a hi-res pass its strength"
+    if job.hires_strength <= 0:
+        raise UsageError("--hires-strengths 0 leaves the hi-res pass nothing to do; give a strength above 0")
+    width, height = hires_size(replace(job, hires_steps=steps), facts.size_multiple)
+    if min(width, height) < facts.size_multiple:
+        raise UsageError(f"--hires-scales {job.hires_scale:g} makes nothing of {job.width}x{job.height}")
+    return replace(job, hires_steps=steps)
+
+
+def hires_schedule(job: Job) -> int:
+    """The inference steps the hi-res pass plans so that its strength runs --hires-steps of them: AUTOMATIC1111
+    stretches its second pass's schedule the same way (steps / strength, strength at most 0.999)."""
+    assert job.hires_steps is not None and job.hires_strength is not None
+    return int(job.hires_steps / min(job.hires_strength, 0.999))
+
+
+def hires_size(job: Job, multiple: int) -> tuple[int, int]:
+    """The hi-res pass's size: the first pass's times the scale, rounded down to the model's multiple (as
+    AUTOMATIC1111 rounds its latents down to an eighth)."""
+    assert job.width is not None and job.height is not None and job.hires_scale is not None
+    return (int(job.width * job.hires_scale) // multiple * multiple,
+            int(job.height * job.hires_scale) // multiple * multiple)
 
 
 def job_mode(job: Job) -> Mode:

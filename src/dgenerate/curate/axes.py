@@ -35,6 +35,8 @@ AXES: dict[str, Callable[[Job], str]] = {
     "image-seed": _image_seed,
     "strength": lambda job: _optional_number(job.strength),
     "high-noise-fraction": lambda job: _optional_number(job.high_noise_fraction),
+    "hires-scale": lambda job: _optional_number(job.hires_scale),
+    "hires-strength": lambda job: _optional_number(job.hires_strength),
     "guidance": lambda job: format_number(job.guidance_scale),
     "true-guidance": lambda job: _optional_number(job.true_guidance_scale),
     "image-guidance": lambda job: _optional_number(job.image_guidance_scale),

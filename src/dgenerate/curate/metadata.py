@@ -137,6 +137,7 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
                       ("Variation seed strength", "--variation-strengths"), ("Seed resize from", "--resize-seed-from")):
         if key in settings:
             arguments.append(f"{flag}={settings.pop(key)}")
+    arguments += _hires(settings, not_mapped)
     size = _SIZE.match(settings.get("Size", ""))
     if size:
         settings.pop("Size")
@@ -153,6 +154,30 @@ def a1111_arguments(parameters: A1111Parameters) -> Mapped:
     model = settings.get("Model")
     not_mapped += [f"{key}: {value}" for key, value in settings.items()]
     return Mapped(arguments, not_mapped, model)
+
+
+def _hires(settings: dict[str, str], not_mapped: list[str]) -> list[str]:
+    """AUTOMATIC1111's hires fix as a hi-res pass: its scale, steps (0: the first pass's), denoising strength and
+    upscaler (Latent and Lanczos by name; a model's name is listed, as the file is not here)."""
+    if "Hires upscale" not in settings:
+        return []
+    arguments = [f"--hires-scales={settings.pop('Hires upscale')}"]
+    steps = settings.pop("Hires steps", "0")
+    if steps.strip() not in ("", "0"):
+        arguments.append(f"--hires-steps={steps}")
+    if "Denoising strength" in settings:
+        arguments.append(f"--hires-strengths={settings.pop('Denoising strength')}")
+    upscaler = settings.pop("Hires upscaler", "Latent")
+    if upscaler.lower().startswith("latent"):
+        arguments.append("--hires-upscaler=latent")
+        if upscaler.lower() != "latent":
+            not_mapped.append(f"Hires upscaler {upscaler} (read as Latent, bilinear)")
+    elif upscaler.lower() == "lanczos":
+        arguments.append("--hires-upscaler=lanczos")
+    else:
+        arguments.append("--hires-upscaler=lanczos")
+        not_mapped.append(f"Hires upscaler {upscaler} (read as lanczos; give its model with --hires-upscaler PATH)")
+    return arguments
 
 
 def _rendered_size(width: int, height: int, not_mapped: list[str]) -> str:

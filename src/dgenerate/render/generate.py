@@ -18,7 +18,7 @@ from dgenerate.render.calls import call_pipeline, call_slots, refined
 from dgenerate.render.image_seeds import seeded_results
 from dgenerate.render.progress import Progress
 from dgenerate.render.results import Frame, Result, Still
-from dgenerate.resolve import job_pipeline
+from dgenerate.resolve import hires_schedule, hires_size, job_pipeline
 
 
 def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[Any]:
@@ -27,7 +27,9 @@ def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[A
     takes = job_pipeline(first, model.folder_class)
     inputs: dict[str, Any] = {"width": first.width, "height": first.height,
                               **family(model.spec.model_type).call_arguments(first)}
-    if model.refiner is None:
+    if first.hires_scale is not None:
+        images = hires(model, takes, slots, progress, inputs)
+    elif model.refiner is None:
         images = call_pipeline(model.pipeline_of(takes.class_name), takes, slots, progress, **inputs)
     else:
         refiner = family(model.spec.model_type).refiner_class
@@ -35,6 +37,52 @@ def generate(model: LoadedModel, group: list[Job], progress: Progress) -> list[A
         images = refined(model, (takes, Pipeline(refiner)), slots, progress, inputs,
                          family(model.spec.model_type).call_arguments(first))
     return [images[job.batch_slot] for job in group]
+
+
+def hires(model: LoadedModel, takes: Pipeline, slots: list[Job], progress: Progress,
+          inputs: dict[str, Any]) -> list[Any]:
+    """AUTOMATIC1111's hires fix: the first pass at the job's size, upscaled (its latents, or its pictures by Lanczos
+    or an upscaling model) to the hi-res size, then denoised again by the family's img2img pipeline at the hi-res
+    strength, each image from its own seed's generator again."""
+    first = slots[0]
+    own = family(model.spec.model_type)
+    latent = first.hires_upscaler == "latent"
+    made = call_pipeline(model.pipeline_of(takes.class_name), takes, slots, progress,
+                         output_type="latent" if latent else "pil", **inputs)
+    pipeline = model.pipeline_of(takes.class_name)
+    size = hires_size(first, pipeline.vae_scale_factor * own.patch)
+    image = _upscaled_latents(made, size, pipeline.vae_scale_factor) if latent else \
+        [_upscaled_picture(picture, size, first) for picture in made]
+    second = own.pipeline("img2img", False, model.folder_class, model.spec.path)
+    assert first.hires_steps is not None and first.hires_strength is not None, "resolution fills the hi-res pass in"
+    schedule = hires_schedule(first)
+    progress.add_steps(own.strength_steps(schedule, first.hires_strength))
+    again = [replace(job, inference_steps=schedule) for job in slots]
+    arguments: dict[str, Any] = {"width": size[0], "height": size[1]} if second.sized else {}
+    arguments.update(own.call_arguments(replace(first, width=size[0], height=size[1])))
+    return call_pipeline(model.pipeline_of(second.class_name), second, again, progress, image=image,
+                         strength=first.hires_strength, **arguments)
+
+
+def _upscaled_latents(latents: Any, size: tuple[int, int], factor: int) -> Any:
+    """AUTOMATIC1111's "Latent" upscaler: bilinear, no antialiasing."""
+    import torch
+
+    return torch.nn.functional.interpolate(latents, size=(size[1] // factor, size[0] // factor), mode="bilinear",
+                                           antialias=False)
+
+
+def _upscaled_picture(picture: Any, size: tuple[int, int], job: Job) -> Any:
+    """Lanczos, or the model (in tiles, on the job's device) and then Lanczos to the exact size."""
+    from PIL import Image
+
+    if job.hires_upscaler != "lanczos":
+        from dgenerate.upscale import upscale
+
+        assert job.hires_upscaler is not None
+        device = job.model.device if job.model.device != "auto" else "cpu"
+        picture = upscale(picture, job.hires_upscaler, 512, 32, "float32", device)
+    return picture if picture.size == size else picture.resize(size, Image.Resampling.LANCZOS)
 
 
 def render_results(groups: Sequence[list[Job]], cache: ModelCache, progress: Progress,

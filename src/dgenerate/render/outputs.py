@@ -17,17 +17,15 @@ import itertools
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from dgenerate.errors import OutputError
-from dgenerate.families import picture_size
 from dgenerate.jobs import Job
-from dgenerate.media._atomic import discard, publish, temp_path, why
+from dgenerate.media._atomic import discard, publish, refuse_existing, temp_path, why
 from dgenerate.naming import frame_stem, image_stem, numbered
-from dgenerate.processors import processed_size
 from dgenerate.render.progress import Progress
 from dgenerate.render.results import AnimationEnd, AnimationStart, Frame, Result, Still
 
@@ -178,11 +176,13 @@ def animation_stem(job: Job) -> str:
 
 @dataclass
 class _Animation:
-    """An animation being written: its encoder, its name, and the files written for it so far."""
+    """An animation being written: its encoder (made with the first frame, whose size it takes: post-processors may
+    change it), its name, and the files written for it so far."""
 
-    writer: Any
+    open_writer: Callable[[tuple[int, int]], Any]
     stem: str
     paths: list[Path] = field(default_factory=list)
+    writer: Any = None
 
 
 Ending = Literal["done", "stopped", "failed"]
@@ -272,15 +272,21 @@ class OutputStage:
         stem = animation_stem(job)
         path = folder / f"{stem}.{job.output.animation_format}"
         fmt = cast(AnimationFormat, job.output.animation_format)
-        size = processed_size(picture_size(job), job.post_processors)
-        writer = AnimationWriter(path, fmt, start.fps, size, delays=start.delays)
-        writer.__enter__()
-        self._animation = _Animation(writer, stem, [path])
+        refuse_existing(path, overwrite=False)
+
+        def open_writer(size: tuple[int, int]) -> Any:
+            writer = AnimationWriter(path, fmt, start.fps, size, delays=start.delays)
+            writer.__enter__()
+            return writer
+
+        self._animation = _Animation(open_writer, stem, [path])
         self.progress.add_images((start.frames or 1) - 1)
 
     def _frame(self, frame: Frame) -> None:
         animation = self._animation
         assert animation is not None and frame.job.frame_start is not None, "frames come between start and end"
+        if animation.writer is None:  # opened before the first frame's file, so a failed open leaves no file
+            animation.writer = animation.open_writer(frame.image.size)
         path = write_image(frame.job, frame.image, frame.environment, frame_stem(animation.stem, frame.job.frame_start))
         animation.paths.append(path)
         animation.writer.write(frame.image)
@@ -290,7 +296,7 @@ class OutputStage:
         from dgenerate.reproduce import config_text
 
         animation, self._animation = self._animation, None
-        assert animation is not None
+        assert animation is not None and animation.writer is not None, "an animation that ends has frames"
         animation.writer.__exit__(None, None, None)
         if end.job.output.configs:  # only a finished animation is what its config makes (an interrupted one has none)
             write_new(Path(end.job.output.path), animation.stem,
@@ -300,7 +306,7 @@ class OutputStage:
     def _end(self, how: Ending) -> None:
         """An animation left open is finished playable on a stop, and leaves no file after an error."""
         animation, self._animation = self._animation, None
-        if animation is None or how == "done":
+        if animation is None or animation.writer is None or how == "done":
             return
         stop = KeyboardInterrupt() if how == "stopped" else RuntimeError("stopped by an error")
         try:
