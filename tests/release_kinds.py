@@ -172,6 +172,7 @@ KINDS = (
     Kind("sdxl-variation-resize-seed", (*SDXL, "--variation-seeds", "7", "--variation-strengths", "0.5",
                                         "--resize-seed-from", "96x32")),
     Kind("sd3-variation-seed", (*SD3, "--variation-seeds", "7", "--variation-strengths", "0.4")),
+    Kind("vae-tiling-slicing", (*SD, "--output-size", "160x128", "--vae-tiling", "--vae-slicing")),
     Kind("hires-latent", (*SD, "--output-size", "64x48", "--hires-scales", "1.5", "--hires-strengths", "0.4")),
     Kind("sdxl-hires-lanczos", (*SDXL, "--hires-scales", "1.25", "--hires-upscaler", "lanczos", "--hires-steps", "2",
                                 "--scheduler", "EulerAncestralDiscreteScheduler")),

@@ -135,6 +135,7 @@ KINDS = [
                                          "EulerAncestralDiscreteScheduler")),
     Kind("sdxl-variation-resize-seed", _sdxl_with("--variation-seeds", "7", "--variation-strengths", "0.5",
                                                   "--resize-seed-from", "96x32")),
+    Kind("vae-tiling-slicing", _sd("--output-size", "160x128", "--vae-tiling", "--vae-slicing")),
     Kind("hires-latent", _sd("--output-size", "64x48", "--hires-scales", "1.5", "--hires-strengths", "0.4")),
     Kind("sdxl-hires-lanczos", _sdxl_with("--hires-scales", "1.25", "--hires-upscaler", "lanczos", "--hires-steps",
                                           "2", "--scheduler", "EulerAncestralDiscreteScheduler")),

@@ -144,6 +144,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--sdxl-original-size", help="SDXL micro-conditioning original size WIDTHxHEIGHT. (default: --output-size)")
     add("--sdxl-target-size", help="SDXL micro-conditioning target size WIDTHxHEIGHT. (default: --output-size)")
     add("--safety-checker", action="store_true", help="Load the model's safety checker (off by default).")
+    add("--vae-tiling", action="store_true", help="Encode and decode with the VAE in overlapping tiles: large "
+        "pictures in less memory (the pixels differ slightly from untiled ones, and are recorded as such).")
+    add("--vae-slicing", action="store_true", help="Decode a batch with the VAE one image at a time: less memory for "
+        "large batches.")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
@@ -403,6 +407,8 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         **_variation_options(args),
         post_processors=tuple(parse_processor(text, "--post-processors") for text in args.post_processors or ()),
         **_hires_options(args),
+        vae_tiling=args.vae_tiling,
+        vae_slicing=args.vae_slicing,
     )
 
 

@@ -95,6 +95,8 @@ class RenderRequest:
     hires_upscaler: str | None = None
     hires_strengths: tuple[float, ...] | None = None
     hires_steps: int | None = None
+    vae_tiling: bool = False
+    vae_slicing: bool = False
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -289,7 +291,7 @@ def _batch_key(job: Job) -> tuple[object, ...]:
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
             job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
-            job.hires_strength, job.hires_steps)
+            job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing)
 
 
 def varied(job: Job) -> bool:
@@ -400,6 +402,8 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             hires_upscaler=(request.hires_upscaler or "latent") if hires_scale is not None else None,
             hires_strength=hires_strength,
             hires_steps=request.hires_steps if hires_scale is not None else None,
+            vae_tiling=request.vae_tiling,
+            vae_slicing=request.vae_slicing,
             index=index,
             output=request.output,
         )

@@ -146,10 +146,13 @@ def _switch(part: str, name: str) -> Callable[[str], Option]:
         def put(draft: Draft, value: str | None) -> None:
             if value is not None:
                 raise ConfigError(f"{flag} takes no value, not {value!r}")
-            _part(draft, part, flag)[name] = True
+            (draft if part == "job" else _part(draft, part, flag))[name] = True
 
-        return Option(flag, lambda job: getattr(job.output if part == "output" else job.model, name) or None, put,
-                      switch=True)
+        def get(job: Job) -> bool | None:
+            owner = {"job": job, "output": job.output}.get(part, job.model)
+            return getattr(owner, name) or None
+
+        return Option(flag, get, put, switch=True)
 
     return make
 
@@ -361,6 +364,8 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--batch-size", _batch("batch_size")),
     ("--batch-slot", _batch("batch_slot")),
     ("--sdxl-high-noise-fractions", _job_field("high_noise_fraction", _number, _float(0.0, 1.0))),
+    ("--vae-tiling", _switch("job", "vae_tiling")),
+    ("--vae-slicing", _switch("job", "vae_slicing")),
     ("--hires-scales", _job_field("hires_scale", _number, _float(1.0, 8.0))),
     ("--hires-upscaler", _job_field("hires_upscaler", _text, lambda text, _flag: parse_hires_upscaler(text))),
     ("--hires-strengths", _job_field("hires_strength", _number, _float(0.0, 1.0))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dgenerate.errors import UsageError
 from dgenerate.families import Pipeline
 from dgenerate.jobs import Job
 from dgenerate.models.loader import LoadedModel
@@ -49,6 +50,7 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
         torch.set_num_threads(first.cpu_threads)
     pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
     inputs.update(_recorded_inputs(first))
+    _vae_memory(pipeline, first)
     image_generators = generators(seeds)
     if varied(first) and "image" not in inputs:  # text to image (a refiner's call is handed the base's latents)
         inputs["latents"] = starting_noise(pipeline, group, image_generators)
@@ -66,6 +68,19 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
     return result.images if output_type == "latent" else list(result.images)
+
+
+def _vae_memory(pipeline: Any, job: Job) -> None:
+    """Tiling and slicing set on the VAE for this call, as the job records them (the VAE is shared by the calls of
+    every job of its model, so each call sets both, on or off)."""
+    vae = getattr(pipeline, "vae", None)
+    for flag, wanted, name in (("--vae-tiling", job.vae_tiling, "tiling"), ("--vae-slicing", job.vae_slicing,
+                                                                            "slicing")):
+        method = getattr(vae, f"{'enable' if wanted else 'disable'}_{name}", None)
+        if method is not None:
+            method()
+        elif wanted:
+            raise UsageError(f"{flag}: this model's VAE ({type(vae).__name__}) has no {name}; leave {flag} out")
 
 
 def starting_noise(pipeline: Any, group: list[Job], image_generators: list[Any]) -> Any:
