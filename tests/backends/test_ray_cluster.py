@@ -195,3 +195,24 @@ def test_edits_with_reference_images_and_image_guidance_run_on_workers_as_locall
         local, remote = files(tmp_path / model.parent.name / "local"), files(tmp_path / model.parent.name / "ray")
         assert len(local) == 8 if model == tiny_pix2pix else len(local) == 4
         assert local == remote
+
+
+@pytest.mark.usefixtures("cluster")
+def test_variation_seeds_processors_and_the_hires_pass_run_on_workers_as_locally(
+        run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
+    """The fifth wave's pixel settings (variation seeds, image processors before and after, the hi-res pass, VAE
+    tiling) travel to the workers and back: the same files, byte for byte."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 64), "teal").save(photo)
+    runs = {"text": ["--variation-seeds", "9", "--variation-strengths", "0.3", "--hires-scales", "1.5",
+                     "--post-processors", "posterize;bits=4", "--vae-tiling"],
+            "seeded": ["--image-seeds", str(photo), "--seed-image-processors", "invert", "gaussian-blur;radius=1",
+                       "--post-processors", "mirror"]}
+    for name, options in runs.items():
+        argv = [str(tiny_model), *options, "--device", "cpu", "--cpu-threads", "1", "--inference-steps", "2",
+                "--seeds", "3", "4", "--output-configs"]
+        assert run_cli(*argv, "-o", str(tmp_path / name / "local")).code == 0
+        result = run_cli(*argv, "--backend", "ray", "--workers", "2", "-o", str(tmp_path / name / "ray"))
+        assert result.code == 0, result.err
+        local, remote = files(tmp_path / name / "local"), files(tmp_path / name / "ray")
+        assert len(local) == 4 and local == remote
