@@ -114,14 +114,20 @@ def test_rate_reload_filter_compare_and_export(page: Any, folder: Path, run_cli:
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert len(lines) == 2 and all(line.endswith("--output-path exported") for line in lines)
     page.fill("#export-steps", "3")
-    assert all(line.endswith("--inference-steps 3 --output-path exported")
-               for line in page.locator("#export-text").input_value().splitlines()[1:] if line)
+    page.fill("#export-hires", "1.5")
+    changed = [line for line in page.locator("#export-text").input_value().splitlines()[1:] if line]
+    assert len(changed) == 2
+    assert all(line.endswith("--inference-steps 3 --hires-scales 1.5 --output-path exported") for line in changed)
 
     monkeypatch.chdir(tmp_path)
     remade = run_cli(stdin=text)
     assert remade.code == 0, remade.err
     assert sorted(pixels(path) for path in (tmp_path / "exported").glob("*.png")) == sorted(
         pixels(folder / file) for file in files[:2])
+    page.fill("#export-output", "hires")
+    hires = run_cli(stdin=page.locator("#export-text").input_value())
+    assert hires.code == 0, hires.err
+    assert [Image.open(path).size for path in (tmp_path / "hires").glob("*.png")] == [(96, 96)] * 2
 
 
 def test_ratings_are_checked_and_merged(tmp_path: Path) -> None:

@@ -199,11 +199,13 @@ def test_real_images_from_other_tools_map(tiny_model: Path, name: str, seed: int
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not here")
 def test_a_real_image_of_a_size_off_the_grid_replays(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
-    """Size: 892x1156 in an AUTOMATIC1111 image with a LoRA and hires fix: rendered as AUTOMATIC1111's first pass."""
+    """Size: 892x1156 in an AUTOMATIC1111 image with a LoRA and hires fix: its first pass rendered as AUTOMATIC1111
+    renders it (888x1152), then the hi-res pass at twice that (its upscaler model, not here, read as lanczos)."""
     result = run_cli(str(tiny_model), "--from-image", str(SAMPLES / "Dataset-Tools__a1111_krhistia_png.png"),
                      "--dry-run", "-o", str(tmp_path))
     assert result.code == 0, result.err
-    assert "s_1912648290_g_7-0_i_30_step_1.png 888x1152 job" in result.out
+    assert "s_1912648290_g_7-0_i_30_hrs_2-0_hrst_0-35_step_1.png 1776x2304 job" in result.out
+    assert "--output-size 888x1152" in result.out and "--hires-steps 20" in result.out
     assert "LoRA The_Many_Colors_of_Krhis_Tia_FFXIV_OC_Illustrious at 0.7 (give it with --lora PATH;0.7)" in result.err
 
 
