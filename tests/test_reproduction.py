@@ -381,12 +381,18 @@ def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureR
 _EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2")  # edits by the prompt: no strength
 
 
-@pytest.mark.parametrize("model", ["tiny_model", "tiny_flux", "tiny_chroma", "tiny_z_image", "tiny_qwen_image",
-                                   "tiny_kolors", *_EDITS])
+_PROCESSED = ("--seed-image-processors", "mirror", "posterize;bits=4", "--post-processors", "resize;size=48x40")
+
+
+@pytest.mark.parametrize(("model", "extra"), [
+    *((model, ()) for model in ("tiny_model", "tiny_flux", "tiny_chroma", "tiny_z_image", "tiny_qwen_image",
+                                "tiny_kolors", *_EDITS)),
+    ("tiny_model", _PROCESSED),  # processors on every frame, before and after
+], ids=lambda value: value if isinstance(value, str) else "processed" if value else "")
 def test_an_animation_and_each_of_its_frames_keep_the_contract(
-        model: str, request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
+        model: str, extra: tuple[str, ...], request: pytest.FixtureRequest, run_cli: RunCli, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    seeded = _seeded("animation", model)(request.getfixturevalue)
+    seeded = [*_seeded("animation", model)(request.getfixturevalue), *extra]
     prompt = "a red circle; blue"
     if model == "tiny_flux2":  # it reads images of 64 pixels a side or more, and no negative prompt
         seeded[2], prompt = seeded[2] + ";96x64", "a red circle"
@@ -395,6 +401,8 @@ def test_an_animation_and_each_of_its_frames_keep_the_contract(
     (job,) = dgenerate.resolve(dgenerate.plan(_request([*argv, "-o", str(tmp_path / "run")])))
     animation, *frames = dgenerate.render([job], _CACHE)
     assert animation.suffix == ".mp4" and [frame.stem[-8:] for frame in frames] == ["_frame_0", "_frame_1", "_frame_2"]
+    if extra:
+        assert {Image.open(frame).size for frame in frames} == {(48, 40)}, "every frame post-processed"
     _assert_round_trip(job, animation.with_suffix(".dgen"))
     for number, frame in enumerate(frames):
         _assert_round_trip(replace(job, frame_start=number, frame_end=number), frame.with_suffix(".dgen"))
