@@ -37,13 +37,18 @@ def test_a_tiny_esrgan_upscales_four_times_the_same_way_every_time(tiny_esrgan: 
     assert not is_torchvision_available(), "transformers still sees no torchvision"
 
 
+def _largest_difference(first: np.ndarray, second: np.ndarray) -> int:
+    return int(np.abs(first.astype(np.int16) - second.astype(np.int16)).max())
+
+
 def test_tiles_give_the_untiled_picture(tiny_esrgan: Path) -> None:
-    """The bound, measured: with an overlap at least the model's reach (8 pixels for this one-block ESRGAN) tiles
-    give the untiled bytes exactly; with none, their seams show."""
+    """The documented bound: with an overlap at least the model's reach (8 pixels for this one-block ESRGAN) tiles
+    give the untiled picture within one 8-bit level (tiles are other tensor shapes, which may round differently;
+    measured here: identical); with none, their seams show (12 levels here)."""
     whole = up(picture(), tiny_esrgan, ";tile=0")
-    assert np.array_equal(up(picture(), tiny_esrgan, ";tile=16;overlap=8"), whole)
-    assert np.array_equal(up(picture(), tiny_esrgan, ";tile=24;overlap=12"), whole)
-    assert not np.array_equal(up(picture(), tiny_esrgan, ";tile=16;overlap=0"), whole)
+    assert _largest_difference(up(picture(), tiny_esrgan, ";tile=16;overlap=8"), whole) <= 1
+    assert _largest_difference(up(picture(), tiny_esrgan, ";tile=24;overlap=12"), whole) <= 1
+    assert _largest_difference(up(picture(), tiny_esrgan, ";tile=16;overlap=0"), whole) > 1
 
 
 class _Payload:

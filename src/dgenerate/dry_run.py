@@ -20,7 +20,7 @@ from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.plan import RenderRequest, describe_grid, plan
 from dgenerate.processors import processed_size
 from dgenerate.reproduce import job_words
-from dgenerate.resolve import Resolver
+from dgenerate.resolve import Resolver, hires_size
 
 
 class _Names:
@@ -50,7 +50,7 @@ def dry_run_lines(request: RenderRequest) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="dgenerate-downloads-") as downloads:
         resolver = Resolver(Path(downloads))
         for job in resolver.resolve(plan(request)):
-            head = f"{_size(job)} job {job.job_id}"
+            head = f"{_size(job, resolver.facts(job.model).size_multiple)} job {job.job_id}"
             if job.image_seed is not None and resolver.media_info(job).animated:
                 yield _animation_line(job, resolver.media_info(job), names, head)
             else:
@@ -95,13 +95,9 @@ def print_dry_run(request: RenderRequest) -> None:
         print(printable(line), file=sys.stdout)
 
 
-def _size(job: Job) -> str:
-    """The size of the picture written: the generated one's, after the post-processors."""
-    made = picture_size(job)
-    if job.hires_scale is not None:
-        from dgenerate.families import family
-        from dgenerate.resolve import hires_size
-
-        made = hires_size(job, 8 * family(job.model.model_type).patch)
+def _size(job: Job, multiple: int) -> str:
+    """The size of the picture written: the generated one's (after the hi-res pass, whose size is rounded to the
+    model's `multiple`), after the post-processors."""
+    made = picture_size(job) if job.hires_scale is None else hires_size(job, multiple)
     size = processed_size(made, job.post_processors)
     return "{}x{}".format(*size) if size else "{}x{} before upscaling".format(*made)

@@ -222,13 +222,14 @@ class Resolver:
         return fit_size(info.width, info.height, requested, facts.size_multiple)
 
 
-def _checked_size(width: int | None, height: int | None, facts: ModelFacts) -> tuple[int, int]:
+def _checked_size(width: int | None, height: int | None, facts: ModelFacts,
+                  flag: str = "--output-size") -> tuple[int, int]:
     if width is None or height is None:
         return facts.default_size
     multiple = facts.size_multiple
     if width % multiple or height % multiple:
         fixed = f"{max(multiple, width // multiple * multiple)}x{max(multiple, height // multiple * multiple)}"
-        raise UsageError(f"--output-size {width}x{height} is not a multiple of {multiple}, which this model "
+        raise UsageError(f"{flag} {width}x{height} is not a multiple of {multiple}, which this model "
                          f"needs; use for example {fixed}")
     return width, height
 
@@ -248,12 +249,7 @@ def _check_variation(job: Job, facts: ModelFacts) -> None:
         raise UsageError(f"{flag} makes the starting noise of text to image; an image seed's {job_mode(job)} starts "
                          f"from its image: leave {flag} out")
     if job.resize_seed_from is not None:
-        width, height = job.resize_seed_from
-        multiple = facts.size_multiple
-        if width % multiple or height % multiple:
-            raise UsageError(f"--resize-seed-from {width}x{height} is not a multiple of {multiple}, which this model "
-                             f"needs; use for example {max(multiple, width // multiple * multiple)}x"
-                             f"{max(multiple, height // multiple * multiple)}")
+        _checked_size(*job.resize_seed_from, facts, "--resize-seed-from")
 
 
 def _hires(job: Job, facts: ModelFacts) -> Job:
@@ -272,7 +268,7 @@ def _hires(job: Job, facts: ModelFacts) -> Job:
     assert job.hires_strength is not None, "the plan gives a hi-res pass its strength"
     if job.hires_strength <= 0:
         raise UsageError("--hires-strengths 0 leaves the hi-res pass nothing to do; give a strength above 0")
-    width, height = hires_size(replace(job, hires_steps=steps), facts.size_multiple)
+    width, height = hires_size(job, facts.size_multiple)
     if min(width, height) < facts.size_multiple:
         raise UsageError(f"--hires-scales {job.hires_scale:g} makes nothing of {job.width}x{job.height}")
     return replace(job, hires_steps=steps)

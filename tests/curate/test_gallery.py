@@ -3,6 +3,7 @@ copied command regenerates the image byte-identical in a new process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -46,8 +47,10 @@ def gallery(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> Path:
     return folder / "index.html"
 
 
-@pytest.fixture
-def page(gallery: Path) -> Iterator[Any]:
+@contextlib.contextmanager
+def opened_page(url: str, allowed: str) -> Iterator[Any]:
+    """`url` in Debian's headless Chromium; a page error, or a request to anywhere not starting with `allowed`, fails
+    the test."""
     if CHROMIUM is None:
         pytest.fail("chromium is not installed; run scripts/setup --test")
     from playwright.sync_api import sync_playwright
@@ -59,11 +62,17 @@ def page(gallery: Path) -> Iterator[Any]:
         opened = context.new_page()
         errors: list[str] = []
         opened.on("pageerror", lambda error: errors.append(str(error)))
-        opened.on("request", lambda request: errors.append(request.url) if not request.url.startswith("file:") else 0)
-        opened.goto(gallery.as_uri())
+        opened.on("request", lambda request: errors.append(request.url) if not request.url.startswith(allowed) else 0)
+        opened.goto(url)
         yield opened
         browser.close()
         assert not errors, f"page errors or network requests: {errors}"
+
+
+@pytest.fixture
+def page(gallery: Path) -> Iterator[Any]:
+    with opened_page(gallery.as_uri(), "file:") as opened:
+        yield opened
 
 
 def captions(page: Any) -> list[str]:

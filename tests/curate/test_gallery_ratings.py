@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -20,7 +19,7 @@ from dgenerate.curate.ratings import RATINGS, rate, read_ratings
 from dgenerate.curate.serve import gallery_server
 from dgenerate.errors import UsageError
 from tests.conftest import RunCli
-from tests.curate.test_gallery import CHROMIUM, needs_browser
+from tests.curate.test_gallery import needs_browser, opened_page, pixels
 
 FAST = ("--device", "cpu", "--cpu-threads", "1", "--inference-steps", "2", "--output-metadata")
 
@@ -46,20 +45,8 @@ def server(folder: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page(server: str) -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed; run scripts/setup --test")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        opened = browser.new_page()
-        errors: list[str] = []
-        opened.on("pageerror", lambda error: errors.append(str(error)))
-        opened.on("request", lambda request: errors.append(request.url) if not request.url.startswith(server) else 0)
-        opened.goto(server)
+    with opened_page(server, server) as opened:
         yield opened
-        browser.close()
-        assert not errors, f"page errors or requests elsewhere: {errors}"
 
 
 def _stars(page: Any) -> dict[str, int]:
@@ -70,10 +57,6 @@ def _stars(page: Any) -> dict[str, int]:
 def _rate(page: Any, file: str, count: int) -> None:
     with page.expect_response(lambda response: response.url.endswith("/ratings")):
         page.locator(f'main figure[data-file="{file}"] .stars button[data-stars="{count}"]').click()
-
-
-def pixels(path: Path) -> bytes:
-    return np.asarray(Image.open(path).convert("RGB")).tobytes()
 
 
 @needs_browser

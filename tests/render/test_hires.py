@@ -43,7 +43,7 @@ def test_a_hires_image_is_the_upscaled_size_and_replays(run_cli: RunCli, tiny_mo
     assert Image.open(first).size == (64, 48)
 
 
-def test_hires_axes_make_a_grid_and_batch_as_alone(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
+def test_hires_axes_make_a_grid_that_also_runs_batched(run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
     grid = ("--hires-scales", "1.5", "2", "--hires-strengths", "0.3", "0.6", "--seeds", "7", "8")
     alone = run_cli(str(tiny_model), *FAST, *grid, "-o", str(tmp_path / "alone"))
     batched = run_cli(str(tiny_model), *FAST, *grid, "--batch-size", "2", "-o", str(tmp_path / "batched"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dgenerate.errors import UsageError
-from dgenerate.families import Pipeline
+from dgenerate.families import Pipeline, family
 from dgenerate.jobs import Job
 from dgenerate.models.loader import LoadedModel
 from dgenerate.models.schedulers import fresh_scheduler
@@ -89,7 +89,7 @@ def starting_noise(pipeline: Any, group: list[Job], image_generators: list[Any])
     import torch
 
     first, factor = group[0], pipeline.vae_scale_factor
-    denoiser = getattr(pipeline, "unet", None) or pipeline.transformer
+    denoiser = getattr(pipeline, family(first.model.model_type).denoiser)
     assert first.width is not None and first.height is not None, "resolved jobs have a size"
     shape = (denoiser.config.in_channels, first.height // factor, first.width // factor)
     resize = None if first.resize_seed_from is None else \

@@ -47,9 +47,8 @@ def hires(model: LoadedModel, takes: Pipeline, slots: list[Job], progress: Progr
     first = slots[0]
     own = family(model.spec.model_type)
     latent = first.hires_upscaler == "latent"
-    made = call_pipeline(model.pipeline_of(takes.class_name), takes, slots, progress,
-                         output_type="latent" if latent else "pil", **inputs)
     pipeline = model.pipeline_of(takes.class_name)
+    made = call_pipeline(pipeline, takes, slots, progress, output_type="latent" if latent else "pil", **inputs)
     size = hires_size(first, pipeline.vae_scale_factor * own.patch)
     image = _upscaled_latents(made, size, pipeline.vae_scale_factor) if latent else \
         [_upscaled_picture(picture, size, first) for picture in made]
@@ -73,15 +72,14 @@ def _upscaled_latents(latents: Any, size: tuple[int, int], factor: int) -> Any:
 
 
 def _upscaled_picture(picture: Any, size: tuple[int, int], job: Job) -> Any:
-    """Lanczos, or the model (in tiles, on the job's device) and then Lanczos to the exact size."""
+    """Lanczos, or the model (in tiles, on the job's resolved device) and then Lanczos to the exact size."""
     from PIL import Image
 
     if job.hires_upscaler != "lanczos":
         from dgenerate.upscale import upscale
 
         assert job.hires_upscaler is not None
-        device = job.model.device if job.model.device != "auto" else "cpu"
-        picture = upscale(picture, job.hires_upscaler, 512, 32, "float32", device)
+        picture = upscale(picture, job.hires_upscaler, 512, 32, "float32", job.model.device)
     return picture if picture.size == size else picture.resize(size, Image.Resampling.LANCZOS)
 
 
