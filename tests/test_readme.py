@@ -185,3 +185,14 @@ def test_upscale_example(run_cli: RunCli, tiny_upscaler: Path, tmp_path: Path,
     pictures = sorted((tmp_path / "upscaled").glob("*.png"))
     assert [path.name for path in pictures] == ["s_1_g_5-0_unl_10_i_2_step_1.png", "s_1_g_5-0_unl_60_i_2_step_2.png"]
     assert all(Image.open(path).size == (512, 384) for path in pictures)
+
+
+def test_cache_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = readme_example("cache")
+    assert argv[0] == "builtin:shapes"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_model), *argv[1:], "--device", "cpu", "--inference-steps", "4")
+    assert result.code == 0, result.err
+    names = sorted(path.name for path in (tmp_path / "shapes").glob("*.png"))
+    assert len(names) == 6 and sum("_ca_deepcache-3-0-0_" in name for name in names) == 2
+    assert sum("_ca_deepcache-2-0-0_" in name for name in names) == 2 and sum("_ca_" not in n for n in names) == 2

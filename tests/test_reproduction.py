@@ -42,6 +42,7 @@ class Kind:
     seed_size: tuple[int, int] = (72, 48)  # the 72x48 image seed at the model's size multiple (16 for SD3 and Flux)
     prompt: str = "a red circle; blue"
     scale: int = 1  # the picture is this many times the job's size (4 for the x4 upscaler)
+    alone: bool = False  # text to image run one image per call whatever the batch size (--cache first-block)
 
 
 def _sd(*options: str) -> Callable[[Fixtures], list[str]]:
@@ -136,6 +137,11 @@ KINDS = [
     Kind("sdxl-variation-resize-seed", _sdxl_with("--variation-seeds", "7", "--variation-strengths", "0.5",
                                                   "--resize-seed-from", "96x32")),
     Kind("vae-tiling-slicing", _sd("--output-size", "160x128", "--vae-tiling", "--vae-slicing")),
+    Kind("deepcache", _sd("--cache", "deepcache;interval=2")),
+    Kind("sdxl-deepcache-hires", _sdxl_with("--cache", "deepcache", "--hires-scales", "1.5")),
+    Kind("flux-taylorseer", _flux("--cache", "taylorseer;interval=2;warmup=1")),
+    Kind("flux-true-guidance-first-block", _flux("--true-guidance-scales", "3", "--cache", "first-block;threshold=0.5"),
+         alone=True),
     Kind("hires-latent", _sd("--output-size", "64x48", "--hires-scales", "1.5", "--hires-strengths", "0.4")),
     Kind("sdxl-hires-lanczos", _sdxl_with("--hires-scales", "1.25", "--hires-upscaler", "lanczos", "--hires-steps",
                                           "2", "--scheduler", "EulerAncestralDiscreteScheduler")),
@@ -347,7 +353,7 @@ def test_text_to_image_kinds_keep_the_contract(kind: Kind, batch_size: int, requ
     request_ = _request([*argv, "-o", str(tmp_path / "run")])
     jobs = dgenerate.resolve(dgenerate.plan(request_))
     written = dgenerate.render(jobs, _CACHE)
-    assert len(written) == 4 and [job.batch_size for job in jobs] == [batch_size] * 4
+    assert len(written) == 4 and [job.batch_size for job in jobs] == [1 if kind.alone else batch_size] * 4
     for job, png in zip(jobs, written, strict=True):
         _assert_round_trip(job, png.with_suffix(".dgen"))
     chosen, png = jobs[2], written[2]  # slot 2 of the batch of 4, or an image of its own

@@ -86,13 +86,13 @@ _FLUX_T5, _FLUX_CLIP = 32, 32
 _SD3_CLIP_1, _SD3_CLIP_2, _SD3_T5 = 32, 48, 96
 
 
-def build_tiny_flux(folder: Path, seed: int = 0, fill: bool = False) -> Path:
+def build_tiny_flux(folder: Path, seed: int = 0, fill: bool = False, layers: int = 1) -> Path:
     """Save a tiny FLUX.1-dev-shaped pipeline (guidance-distilled) into `folder`; sensible size 64x64, or 32x32.
 
     Height and width must be multiples of 16 (VAE scale factor 8 times the 2x2 packing). Flux pipelines default to
     1024x1024 whatever the model, so pass the size. With `fill`, the transformer also takes the masked image's latents
     and the 8x8-unshuffled mask (64 + 64 + 256 input channels, as FLUX.1-Fill-dev's 384) and model_index.json names
-    FluxFillPipeline.
+    FluxFillPipeline. `layers` double and as many single blocks (1 in every published fixture).
     """
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxPipeline, FluxTransformer2DModel
@@ -101,8 +101,8 @@ def build_tiny_flux(folder: Path, seed: int = 0, fill: bool = False) -> Path:
     packed = 16 * 4
     torch.manual_seed(seed)
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=packed + (packed + 4 * 8 * 8 if fill else 0), out_channels=packed, num_layers=1,
-        num_single_layers=1, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=_FLUX_T5,
+        patch_size=1, in_channels=packed + (packed + 4 * 8 * 8 if fill else 0), out_channels=packed, num_layers=layers,
+        num_single_layers=layers, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=_FLUX_T5,
         pooled_projection_dim=_FLUX_CLIP, guidance_embeds=True, axes_dims_rope=(4, 4, 8),
     )
     torch.manual_seed(seed)

@@ -19,11 +19,14 @@ from typing import Any, NoReturn
 from dgenerate._version import __version__
 from dgenerate.backends import BACKENDS, Backend
 from dgenerate.batch import Invocation, read_invocations
+from dgenerate.caching import parse_cache
 from dgenerate.curate.axes import AXES, check_axes
 from dgenerate.downloads import allow
 from dgenerate.errors import DgenerateError, Terminated, UsageError, printable
 from dgenerate.families import (
+    DEEPCACHE,
     FAMILIES,
+    FIRST_BLOCK_CACHE,
     IMAGE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     MODEL_TYPES,
@@ -31,6 +34,7 @@ from dgenerate.families import (
     REFERENCES,
     REFINER,
     SEQUENCE_LENGTH_OPTION,
+    TAYLORSEER,
     TRANSFORMER,
     TRUE_GUIDANCE,
     UPSCALER_NOISE,
@@ -148,6 +152,15 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "pictures in less memory (the pixels differ slightly from untiled ones, and are recorded as such).")
     add("--vae-slicing", action="store_true", help="Decode a batch with the VAE one image at a time: less memory for "
         "large batches.")
+    add("--cache", nargs="+", action="extend", metavar="NAME;KEY=VALUE", help="Step caching to try (a grid axis; "
+        "'none' is the same images without it): each step computes part of the denoiser and takes the rest from an "
+        f"earlier step. deepcache;interval=3;branch=0;warmup=0 for {supporting(DEEPCACHE)} (after warmup whole "
+        "steps, the whole UNet every interval-th step and its outer levels down to branch in between); "
+        "first-block;threshold=0.05 for "
+        f"{supporting(FIRST_BLOCK_CACHE)} (the blocks after the first skipped while its output changes less than "
+        "threshold; each image in a pipeline call of its own); taylorseer;interval=5;warmup=3;order=1 for "
+        f"{supporting(TAYLORSEER)} (attention predicted between whole steps). Settings left out are at these "
+        "defaults; the images change a little, and each is recorded and replays exactly.")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
@@ -409,6 +422,7 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         **_hires_options(args),
         vae_tiling=args.vae_tiling,
         vae_slicing=args.vae_slicing,
+        caches=tuple(parse_cache(text) for text in args.cache) if args.cache else None,
     )
 
 

@@ -43,6 +43,9 @@ def image_stem(job: Job) -> str:
     if job.upscaler_noise_level is not None:
         parts.append(f"unl_{job.upscaler_noise_level}")
     parts.append(f"i_{job.inference_steps}")
+    if job.cache is not None:  # 'deepcache;interval=3;branch=0;warmup=0' -> ca_deepcache-3-0-0
+        name, *settings = job.cache.split(";")
+        parts.append("ca_" + "-".join([name, *(setting.split("=", 1)[1].replace(".", "-") for setting in settings)]))
     if job.high_noise_fraction is not None:
         parts.append(f"hnf_{name_number(job.high_noise_fraction)}")
     if job.hires_scale is not None and job.hires_strength is not None:

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from dgenerate.caching import cache_method
 from dgenerate.errors import UsageError
 from dgenerate.jobs import (
     HIRES_UPSCALERS,
@@ -97,6 +98,7 @@ class RenderRequest:
     hires_steps: int | None = None
     vae_tiling: bool = False
     vae_slicing: bool = False
+    caches: tuple[str | None, ...] | None = None  # recorded --cache values (dgenerate.caching); None: no caching
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -291,7 +293,7 @@ def _batch_key(job: Job) -> tuple[object, ...]:
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
             job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
-            job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing)
+            job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing, job.cache)
 
 
 def varied(job: Job) -> bool:
@@ -314,14 +316,20 @@ def assign_batch_slots(jobs: Sequence[Job], size: int, slot: int | None = None) 
     if size == 1:
         return tuple(replace(job, batch_size=1, batch_slot=0) for job in jobs)
     buckets: dict[object, list[Job]] = {}
-    for job in jobs:  # image seed jobs (animations among them) run one image per call
-        key = ("image seed", job.index) if job.image_seed is not None else _batch_key(job)
+    for job in jobs:
+        key = ("alone", job.index) if _alone(job) else _batch_key(job)
         buckets.setdefault(key, []).append(job)
     placed: list[Job] = []
     for bucket in buckets.values():
-        shape = 1 if bucket[0].image_seed is not None else min(size, len(bucket))
+        shape = 1 if _alone(bucket[0]) else min(size, len(bucket))
         placed += [replace(job, batch_size=shape, batch_slot=n % shape) for n, job in enumerate(bucket)]
     return tuple(placed)
+
+
+def _alone(job: Job) -> bool:
+    """Image seed jobs (animations among them) run one image per call, and so do jobs whose --cache decides over the
+    whole call (an image would depend on the others in it)."""
+    return job.image_seed is not None or (job.cache is not None and cache_method(job.cache)[1].per_image)
 
 
 def batch_groups(jobs: Sequence[Job]) -> list[list[Job]]:
@@ -361,7 +369,9 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     hires_scales: tuple[float | None, ...] = request.hires_scales or (None,)
     hires_strengths: tuple[float | None, ...] = (request.hires_strengths or (DEFAULT_HIRES_STRENGTH,)) \
         if request.hires_scales else (None,)
-    seeds = list(itertools.product(hires_scales, hires_strengths, variation_strengths, variations, request.seeds))
+    caches: tuple[str | None, ...] = request.caches or (None,)
+    seeds = list(itertools.product(caches, hires_scales, hires_strengths, variation_strengths, variations,
+                                   request.seeds))
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
     return (
@@ -404,11 +414,12 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             hires_steps=request.hires_steps if hires_scale is not None else None,
             vae_tiling=request.vae_tiling,
             vae_slicing=request.vae_slicing,
+            cache=cache,
             index=index,
             output=request.output,
         )
         for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
-                    (hires_scale, hires_strength, variation_strength, variation_seed, seed))
+                    (cache, hires_scale, hires_strength, variation_strength, variation_seed, seed))
         in enumerate(cells, start=1)
     )
 
@@ -434,6 +445,8 @@ def describe_grid(request: RenderRequest) -> str:
         axes.append((len(request.upscaler_noise_levels), "upscaler noise level"))
     if request.hires_scales:
         axes += [(len(request.hires_scales), "hires scale"), (len(request.hires_strengths or (0,)), "hires strength")]
+    if request.caches:
+        axes.append((len(request.caches), "cache setting"))
     if request.variation_seeds:
         axes += [(len(request.variation_seeds), "variation seed"),
                  (len(request.variation_strengths or ()), "variation strength")]

@@ -47,21 +47,29 @@ def parse_processor(text: str, option: str) -> ProcessorSpec:
     kind = KINDS.get(name.lower())
     if kind is None:
         raise UsageError(f"{option} {text!r}: {name!r} is not a processor; use one of {', '.join(KINDS)}")
+    return ProcessorSpec(name.lower(), tuple(settings(parts, kind.defaults, kind.check, f"{option} {text!r}",
+                                                      name).items()))
+
+
+def settings(parts: list[str], defaults: Mapping[str, str], check: Callable[[str, str], None], given_as: str,
+             name: str) -> dict[str, str]:
+    """`key=value` parts of a 'name;key=value' option (a processor's, a --cache method's): every setting of `defaults`
+    in its order, the given ones checked; `given_as` ("--cache 'x;y=1'") starts each error line."""
     given: dict[str, str] = {}
     for part in parts:
         key, equals, value = part.partition("=")
         key = key.strip().lower()
-        if not equals or key not in kind.defaults:
-            known = ", ".join(f"{k}=" for k in kind.defaults) or "no settings"
-            raise UsageError(f"{option} {text!r}: {part!r} is not a setting of {name}; it takes {known}")
+        if not equals or key not in defaults:
+            known = ", ".join(f"{k}=" for k in defaults) or "no settings"
+            raise UsageError(f"{given_as}: {part!r} is not a setting of {name}; it takes {known}")
         given[key] = value.strip()
-    settings = {**kind.defaults, **given}
-    for key, value in settings.items():
+    chosen = {**defaults, **given}
+    for key, value in chosen.items():
         try:
-            kind.check(key, value)
+            check(key, value)
         except ValueError as error:
-            raise UsageError(f"{option} {text!r}: {key}={value} {error}") from None
-    return ProcessorSpec(name.lower(), tuple(settings.items()))
+            raise UsageError(f"{given_as}: {key}={value} {error}") from None
+    return chosen
 
 
 def apply_processors(image: Image.Image, processors: tuple[ProcessorSpec, ...]) -> Image.Image:

@@ -17,6 +17,7 @@ from typing import Any
 
 from dgenerate._version import __version__
 from dgenerate.batch import escape_variables, read_invocations
+from dgenerate.caching import parse_cache
 from dgenerate.errors import ConfigError, DgenerateError
 from dgenerate.families import MAX_SEQUENCE_LENGTH, MODEL_TYPES, family, picture_size
 from dgenerate.jobs import (
@@ -366,6 +367,7 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--sdxl-high-noise-fractions", _job_field("high_noise_fraction", _number, _float(0.0, 1.0))),
     ("--vae-tiling", _switch("job", "vae_tiling")),
     ("--vae-slicing", _switch("job", "vae_slicing")),
+    ("--cache", _job_field("cache", _text, parse_cache)),
     ("--hires-scales", _job_field("hires_scale", _number, _float(1.0, 8.0))),
     ("--hires-upscaler", _job_field("hires_upscaler", _text, lambda text, _flag: parse_hires_upscaler(text))),
     ("--hires-strengths", _job_field("hires_strength", _number, _float(0.0, 1.0))),

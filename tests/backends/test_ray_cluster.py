@@ -201,11 +201,11 @@ def test_edits_with_reference_images_and_image_guidance_run_on_workers_as_locall
 def test_variation_seeds_processors_and_the_hires_pass_run_on_workers_as_locally(
         run_cli: RunCli, tiny_model: Path, tmp_path: Path) -> None:
     """The fifth wave's pixel settings (variation seeds, image processors before and after, the hi-res pass, VAE
-    tiling) travel to the workers and back: the same files, byte for byte."""
+    tiling, step caching) travel to the workers and back: the same files, byte for byte."""
     photo = tmp_path / "photo.png"
     Image.new("RGB", (64, 64), "teal").save(photo)
     runs = {"text": ["--variation-seeds", "9", "--variation-strengths", "0.3", "--hires-scales", "1.5",
-                     "--post-processors", "posterize;bits=4", "--vae-tiling"],
+                     "--post-processors", "posterize;bits=4", "--vae-tiling", "--cache", "deepcache;interval=2"],
             "seeded": ["--image-seeds", str(photo), "--seed-image-processors", "invert", "gaussian-blur;radius=1",
                        "--post-processors", "mirror"]}
     for name, options in runs.items():

@@ -10,11 +10,14 @@ no torch.
 from __future__ import annotations
 
 from dgenerate.families._family import (
+    DEEPCACHE,
+    FIRST_BLOCK_CACHE,
     IMAGE_GUIDANCE,
     MODES,
     NO_T5,
     REFERENCES,
     REFINER,
+    TAYLORSEER,
     TRANSFORMER,
     TRUE_GUIDANCE,
     UPSCALER_NOISE,
@@ -47,7 +50,9 @@ from dgenerate.families._registry import (
 )
 
 __all__ = [
+    "DEEPCACHE",
     "FAMILIES",
+    "FIRST_BLOCK_CACHE",
     "IMAGE_GUIDANCE",
     "MAX_SEQUENCE_LENGTH",
     "MODEL_TYPES",
@@ -56,6 +61,7 @@ __all__ = [
     "REFERENCES",
     "REFINER",
     "SEQUENCE_LENGTH_OPTION",
+    "TAYLORSEER",
     "TRANSFORMER",
     "TRUE_GUIDANCE",
     "UPSCALER_NOISE",

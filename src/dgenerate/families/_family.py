@@ -28,6 +28,11 @@ IMAGE_GUIDANCE = "image_guidance"
 REFERENCES = "references"  # reads reference images after its image seed (declared by the family, used by pipelines)
 UPSCALER_NOISE = "upscaler_noise"
 VARIATION_SEEDS = "variation_seeds"  # text to image takes its starting noise unpacked, (1, C, H/f, W/f)
+# --cache methods (dgenerate.caching.METHODS): its denoiser is a UNet2DConditionModel; diffusers' First Block Cache
+# knows its transformer's blocks; diffusers' TaylorSeer finds its transformer's attention
+DEEPCACHE = "deepcache"
+FIRST_BLOCK_CACHE = "first-block"
+TAYLORSEER = "taylorseer"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ from typing import Any
 
 from dgenerate.errors import UsageError
 from dgenerate.families._family import (
+    DEEPCACHE,
+    FIRST_BLOCK_CACHE,
     IMAGE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     NO_T5,
     PROMPT_WEIGHTING,
     REFINER,
+    TAYLORSEER,
     TEXTUAL_INVERSIONS,
     TRANSFORMER,
     TRUE_GUIDANCE,
@@ -54,7 +57,17 @@ _TABLE = (
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
     _Option(VARIATION_SEEDS, lambda job: None if job.resize_seed_from is None else "--resize-seed-from", job=True,
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
+    _Option(DEEPCACHE, lambda job: _cache_flag(job, DEEPCACHE), job=True, note=", whose denoiser is a UNet"),
+    _Option(FIRST_BLOCK_CACHE, lambda job: _cache_flag(job, FIRST_BLOCK_CACHE), job=True,
+            note=", whose transformer blocks diffusers' First Block Cache knows"),
+    _Option(TAYLORSEER, lambda job: _cache_flag(job, TAYLORSEER), job=True,
+            note=", whose transformer's attention diffusers' TaylorSeer finds"),
 )
+
+
+def _cache_flag(job: Job, name: str) -> str | None:
+    """'--cache first-block' where the job caches with the method `name`."""
+    return f"--cache {name}" if job.cache is not None and job.cache.split(";")[0] == name else None
 
 
 def check_options(given: ModelSpec | Job, family: Family, subject: str) -> None:

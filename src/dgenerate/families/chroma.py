@@ -8,6 +8,7 @@ from typing import Any
 
 from dgenerate.families._family import (
     MAX_SEQUENCE_LENGTH,
+    TAYLORSEER,
     TRANSFORMER,
     Checkpoint,
     Family,
@@ -33,7 +34,7 @@ FAMILY = Family(
                "img2img": Pipeline("ChromaImg2ImgPipeline"),
                "inpaint": Pipeline("ChromaInpaintPipeline")},
     denoiser="transformer",
-    supports=frozenset({TRANSFORMER, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({TAYLORSEER, TRANSFORMER, MAX_SEQUENCE_LENGTH}),
     patch=2,
     default_sample_size=128,  # ChromaPipeline's default_sample_size, as Flux's
     flow_matching=True,

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dgenerate.families._family import (
+    FIRST_BLOCK_CACHE,
     MAX_SEQUENCE_LENGTH,
+    TAYLORSEER,
     TRANSFORMER,
     TRUE_GUIDANCE,
     Checkpoint,
@@ -53,7 +55,7 @@ FAMILY = Family(
                        "inpaint": Pipeline("FluxControlNetInpaintPipeline", negative_prompt=False)},
     control_net_class="FluxControlNetModel",
     denoiser="transformer",
-    supports=frozenset({TRANSFORMER, TRUE_GUIDANCE, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({FIRST_BLOCK_CACHE, TAYLORSEER, TRANSFORMER, TRUE_GUIDANCE, MAX_SEQUENCE_LENGTH}),
     patch=2,
     default_sample_size=128,  # FluxPipeline's default_sample_size
     flow_matching=True,

@@ -6,7 +6,15 @@ step-distilled, is against the empty prompt)."""
 
 from __future__ import annotations
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, REFERENCES, TRANSFORMER, Family, Pipeline, flow_steps
+from dgenerate.families._family import (
+    MAX_SEQUENCE_LENGTH,
+    REFERENCES,
+    TAYLORSEER,
+    TRANSFORMER,
+    Family,
+    Pipeline,
+    flow_steps,
+)
 
 FAMILY = Family(
     model_type="torch-flux2",
@@ -18,7 +26,7 @@ FAMILY = Family(
                "inpaint": Pipeline("Flux2KleinInpaintPipeline", negative_prompt=False,
                                    references="image_reference")},
     denoiser="transformer",
-    supports=frozenset({TRANSFORMER, MAX_SEQUENCE_LENGTH, REFERENCES}),
+    supports=frozenset({TAYLORSEER, TRANSFORMER, MAX_SEQUENCE_LENGTH, REFERENCES}),
     patch=2,
     default_sample_size=128,  # the pipelines' default 1024x1024
     flow_matching=True,

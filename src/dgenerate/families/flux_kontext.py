@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, TRANSFORMER, TRUE_GUIDANCE, Family, Pipeline, flow_steps
+from dgenerate.families._family import (
+    FIRST_BLOCK_CACHE,
+    MAX_SEQUENCE_LENGTH,
+    TAYLORSEER,
+    TRANSFORMER,
+    TRUE_GUIDANCE,
+    Family,
+    Pipeline,
+    flow_steps,
+)
 from dgenerate.families.flux import FAMILY as FLUX
 from dgenerate.jobs import Job
 
@@ -28,7 +37,7 @@ FAMILY = Family(
                "img2img": Pipeline("FluxKontextPipeline", true_cfg=True, strength=False),
                "inpaint": Pipeline("FluxKontextInpaintPipeline", true_cfg=True)},
     denoiser="transformer",
-    supports=frozenset({TRANSFORMER, TRUE_GUIDANCE, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({FIRST_BLOCK_CACHE, TAYLORSEER, TRANSFORMER, TRUE_GUIDANCE, MAX_SEQUENCE_LENGTH}),
     patch=2,
     default_sample_size=128,
     flow_matching=True,

@@ -3,7 +3,7 @@ through a text projection, and its last token pooled), the discrete-time schedul
 
 from __future__ import annotations
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, Family, Pipeline
+from dgenerate.families._family import DEEPCACHE, MAX_SEQUENCE_LENGTH, Family, Pipeline
 from dgenerate.families.sdxl import FAMILY as SDXL
 
 FAMILY = Family(
@@ -14,7 +14,7 @@ FAMILY = Family(
     pipelines={"text": Pipeline("KolorsPipeline"),
                "img2img": Pipeline("KolorsImg2ImgPipeline")},
     denoiser="unet",
-    supports=frozenset({MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({DEEPCACHE, MAX_SEQUENCE_LENGTH}),
     needs="an image without a mask (Kolors has no inpainting pipeline in diffusers): --image-seeds photo.png",
     default_sequence_length=256,  # the Kolors pipelines' max_sequence_length
     complete=SDXL.complete,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dgenerate.families._family import IMAGE_GUIDANCE, Checkpoint, Family, Pipeline, cfg_scale
+from dgenerate.families._family import DEEPCACHE, IMAGE_GUIDANCE, Checkpoint, Family, Pipeline, cfg_scale
 from dgenerate.families.sd import FAMILY as SD
 from dgenerate.jobs import Job
 from dgenerate.naming import format_number
@@ -35,7 +35,7 @@ FAMILY = Family(
     index_classes=("StableDiffusionInstructPix2PixPipeline",),
     pipelines={"img2img": Pipeline("StableDiffusionInstructPix2PixPipeline", sized=False, strength=False)},
     denoiser="unet",
-    supports=frozenset({IMAGE_GUIDANCE}),
+    supports=frozenset({DEEPCACHE, IMAGE_GUIDANCE}),
     needs=NEEDS,
     checkpoints=(Checkpoint("pix2pix", "InstructPix2Pix", ("cond_stage_model.transformer.",), in_channels=8),),
     a1111_guidance=a1111_guidance,

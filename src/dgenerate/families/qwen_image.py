@@ -5,7 +5,15 @@ prompt through true classifier-free guidance (--true-guidance-scales, the pipeli
 
 from __future__ import annotations
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, TRANSFORMER, TRUE_GUIDANCE, Family, Pipeline, flow_steps
+from dgenerate.families._family import (
+    MAX_SEQUENCE_LENGTH,
+    TAYLORSEER,
+    TRANSFORMER,
+    TRUE_GUIDANCE,
+    Family,
+    Pipeline,
+    flow_steps,
+)
 from dgenerate.jobs import Job
 from dgenerate.naming import format_number
 
@@ -25,7 +33,7 @@ FAMILY = Family(
                "img2img": Pipeline("QwenImageImg2ImgPipeline", true_cfg=True),
                "inpaint": Pipeline("QwenImageInpaintPipeline", true_cfg=True)},
     denoiser="transformer",
-    supports=frozenset({TRANSFORMER, TRUE_GUIDANCE, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({TAYLORSEER, TRANSFORMER, TRUE_GUIDANCE, MAX_SEQUENCE_LENGTH}),
     patch=2,
     default_sample_size=128,  # the pipelines' default 1024x1024
     flow_matching=True,

@@ -6,6 +6,7 @@ from typing import Any
 
 from dgenerate.errors import UsageError
 from dgenerate.families._family import (
+    DEEPCACHE,
     PROMPT_WEIGHTING,
     TEXTUAL_INVERSIONS,
     VARIATION_SEEDS,
@@ -40,7 +41,7 @@ FAMILY = Family(
                        "inpaint": Pipeline("StableDiffusionControlNetInpaintPipeline")},
     control_net_class="ControlNetModel",
     denoiser="unet",
-    supports=frozenset({TEXTUAL_INVERSIONS, PROMPT_WEIGHTING, VARIATION_SEEDS}),
+    supports=frozenset({DEEPCACHE, TEXTUAL_INVERSIONS, PROMPT_WEIGHTING, VARIATION_SEEDS}),
     checkpoints=(Checkpoint("sd1", "SD 1.x", ("cond_stage_model.transformer.",)),
                  Checkpoint("sd2", "SD 2.x", ("cond_stage_model.model.",))),
     vae_file_config="sd1",

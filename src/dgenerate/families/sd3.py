@@ -7,6 +7,7 @@ from typing import Any
 from dgenerate.families._family import (
     MAX_SEQUENCE_LENGTH,
     NO_T5,
+    TAYLORSEER,
     TRANSFORMER,
     VARIATION_SEEDS,
     Checkpoint,
@@ -34,7 +35,7 @@ FAMILY = Family(
     control_note=" (diffusers has no SD3 ControlNet img2img, and its SD3 ControlNet inpainting takes inpainting "
                  "ControlNets)",
     denoiser="transformer",
-    supports=frozenset({NO_T5, TRANSFORMER, MAX_SEQUENCE_LENGTH, VARIATION_SEEDS}),
+    supports=frozenset({TAYLORSEER, NO_T5, TRANSFORMER, MAX_SEQUENCE_LENGTH, VARIATION_SEEDS}),
     patch=2,
     default_sample_size=128,
     flow_matching=True,

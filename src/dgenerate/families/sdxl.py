@@ -9,6 +9,7 @@ from typing import Any
 
 from dgenerate.errors import UsageError
 from dgenerate.families._family import (
+    DEEPCACHE,
     PROMPT_WEIGHTING,
     REFINER,
     TEXTUAL_INVERSIONS,
@@ -62,7 +63,7 @@ FAMILY = Family(
                        "inpaint": Pipeline("StableDiffusionXLControlNetInpaintPipeline")},
     control_net_class="ControlNetModel",
     denoiser="unet",
-    supports=frozenset({REFINER, TEXTUAL_INVERSIONS, PROMPT_WEIGHTING, VARIATION_SEEDS}),
+    supports=frozenset({DEEPCACHE, REFINER, TEXTUAL_INVERSIONS, PROMPT_WEIGHTING, VARIATION_SEEDS}),
     checkpoints=(Checkpoint("sdxl-base", "SDXL", ("conditioner.embedders.1.model.",)),
                  Checkpoint("sdxl-refiner", "SDXL refiner", ("conditioner.embedders.0.model.",), refiner=True)),
     vae_file_config="sdxl-base",

@@ -4,7 +4,7 @@ instruction, kept as closely as --image-guidance-scales says; no strength and no
 from __future__ import annotations
 
 from dgenerate.families import pix2pix
-from dgenerate.families._family import IMAGE_GUIDANCE, Family, Pipeline
+from dgenerate.families._family import DEEPCACHE, IMAGE_GUIDANCE, Family, Pipeline
 from dgenerate.families.sdxl import FAMILY as SDXL
 from dgenerate.jobs import Job
 
@@ -20,7 +20,7 @@ FAMILY = Family(
     index_classes=("StableDiffusionXLInstructPix2PixPipeline",),
     pipelines={"img2img": Pipeline("StableDiffusionXLInstructPix2PixPipeline", strength=False, step_callback=False)},
     denoiser="unet",
-    supports=frozenset({IMAGE_GUIDANCE}),
+    supports=frozenset({DEEPCACHE, IMAGE_GUIDANCE}),
     needs=pix2pix.NEEDS,
     a1111_guidance=pix2pix.a1111_guidance,
     complete=_complete,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dgenerate.families._family import UPSCALER_NOISE, Family, Pipeline
+from dgenerate.families._family import DEEPCACHE, UPSCALER_NOISE, Family, Pipeline
 from dgenerate.families.sd import FAMILY as SD
 from dgenerate.jobs import Job
 
@@ -26,7 +26,7 @@ FAMILY = Family(
     pipelines={"img2img": Pipeline("StableDiffusionUpscalePipeline", sized=False, strength=False,
                                    step_callback=False)},
     denoiser="unet",
-    supports=frozenset({UPSCALER_NOISE}),
+    supports=frozenset({DEEPCACHE, UPSCALER_NOISE}),
     patch=2,  # the VAE's scale factor is 4 and the UNet's latents are the image's size: multiples of 8
     output_scale=4,
     edit_word="upscaling",

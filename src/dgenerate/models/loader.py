@@ -21,7 +21,13 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    import logging
     import warnings
+
+    # diffusers imports torchao where it is installed (--quantize); its optional CUDA kernels do not load on a CPU
+    # build and it registers types torch no longer needs registered: notices nobody can act on.
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     import diffusers.utils.logging
     import transformers.utils.logging

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dgenerate.caching import StepClock, cached_steps
 from dgenerate.errors import UsageError
 from dgenerate.families import Pipeline, family
 from dgenerate.jobs import Job
@@ -54,16 +55,18 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
     image_generators = generators(seeds)
     if varied(first) and "image" not in inputs:  # text to image (a refiner's call is handed the base's latents)
         inputs["latents"] = starting_noise(pipeline, group, image_generators)
+    denoiser = getattr(pipeline, family(first.model.model_type).denoiser)
     try:
-        result = pipeline(
-            **_prompt_inputs(pipeline, takes, group),
-            num_inference_steps=first.inference_steps,
-            guidance_scale=first.guidance_scale,
-            generator=image_generators,
-            output_type=output_type,
-            **_step_callback(takes, progress),
-            **inputs,
-        )
+        with cached_steps(denoiser, first.cache) as clock:
+            result = pipeline(
+                **_prompt_inputs(pipeline, takes, group),
+                num_inference_steps=first.inference_steps,
+                guidance_scale=first.guidance_scale,
+                generator=image_generators,
+                output_type=output_type,
+                **_step_callback(takes, progress, clock),
+                **inputs,
+            )
     finally:
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
@@ -99,10 +102,20 @@ def starting_noise(pipeline: Any, group: list[Job], image_generators: list[Any])
     return torch.cat(noise).to(denoiser.dtype)
 
 
-def _step_callback(takes: Pipeline, progress: Progress) -> dict[str, Any]:
+def _step_callback(takes: Pipeline, progress: Progress, clock: StepClock | None) -> dict[str, Any]:
+    """The progress bar's step callback, which also tells a --cache's clock that a step ended."""
     if takes.step_callback:
-        return {"callback_on_step_end": progress.on_step_end}
-    return {"callback": progress.on_step, "callback_steps": 1}
+        def on_step_end(*args: Any) -> dict[str, Any]:
+            if clock is not None:
+                clock.step_ended()
+            return progress.on_step_end(*args)
+        return {"callback_on_step_end": on_step_end}
+
+    def on_step(*args: Any) -> None:
+        if clock is not None:
+            clock.step_ended()
+        progress.on_step(*args)
+    return {"callback": on_step, "callback_steps": 1}
 
 
 def _prompt_inputs(pipeline: Any, takes: Pipeline, group: list[Job]) -> dict[str, Any]:
