@@ -155,6 +155,7 @@ kolors_lora = _as_released("kolors_lora")
 tiny_chroma = _as_released("tiny_chroma")
 chroma_lora = _as_released("chroma_lora")
 chroma_transformer = _as_released("chroma_transformer")
+flux_gguf = _as_released("flux_gguf")  # the fifth wave's GGUF transformer
 
 
 @pytest.fixture(scope="session")

@@ -126,6 +126,16 @@ def _flux_transformer(_root: Path, get: Fixtures) -> Path:
     return save_tiny_transformer(get("tiny_flux"), get("tiny_flux").parent / "flux-transformer", seed=1)
 
 
+def _flux_gguf(_root: Path, get: Fixtures) -> Path:
+    """The seed-1 tiny Flux transformer as a GGUF file of Q8_0 matrices (flux-transformer.gguf)."""
+    import diffusers
+
+    from tests.tiny_adapters import save_gguf
+
+    state = diffusers.FluxTransformer2DModel.from_pretrained(get("flux_transformer")).state_dict()
+    return save_gguf(state, get("flux_transformer").with_suffix(".gguf"))
+
+
 def _sd3_transformer(_root: Path, get: Fixtures) -> Path:
     """A diffusers folder, and sd3-transformer.safetensors beside it in Stability's original layout."""
     import diffusers
@@ -236,6 +246,7 @@ BUILDERS: dict[str, Builder] = {
     "flux_controlnet": _flow_controlnet("tiny_flux"),
     "sd3_controlnet": _flow_controlnet("tiny_sd3"),
     "flux_transformer": _flux_transformer,
+    "flux_gguf": _flux_gguf,
     "sd3_transformer": _sd3_transformer,
     "sd_single_file": _sd_single_file,
     "contract_inputs": _contract_inputs,

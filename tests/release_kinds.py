@@ -176,6 +176,7 @@ KINDS = (
     Kind("deepcache", (*SD, "--cache", "deepcache;interval=2")),
     Kind("sdxl-deepcache-hires", (*SDXL, "--cache", "deepcache", "--hires-scales", "1.5")),
     Kind("flux-taylorseer", (*FLUX, "--cache", "taylorseer;interval=2;warmup=1")),
+    Kind("flux-gguf-transformer", (*FLUX, "--transformer", "{flux_gguf}")),
     Kind("flux-true-guidance-first-block", (*FLUX, "--true-guidance-scales", "3", "--cache",
                                             "first-block;threshold=0.5")),
     Kind("hires-latent", (*SD, "--output-size", "64x48", "--hires-scales", "1.5", "--hires-strengths", "0.4")),

@@ -207,6 +207,7 @@ KINDS = [
     Kind("flux-lora", lambda fixture: _flux("--lora", f"{fixture('flux_lora')};0.7")(fixture)),
     Kind("flux-bfloat16", _flux("--dtype", "bfloat16")),
     Kind("flux-transformer", _with(_flux(), "--transformer", "{flux_transformer}")),
+    Kind("flux-gguf-transformer", _with(_flux(), "--transformer", "{flux_gguf}")),
     Kind("sd3-transformer-file", _with(_sd3(), "--transformer", "{sd3_transformer}.safetensors")),
     Kind("sd3-img2img", _seeded("img2img", "tiny_sd3"), batches=False, seed_size=(80, 48)),
     Kind("sd3-inpainting", _seeded("inpainting", "tiny_sd3"), batches=False, seed_size=(80, 48)),

@@ -205,3 +205,24 @@ def _sd3_block(state: dict[str, Any], i: int, last: bool, swapped: Any) -> dict[
             out[f"{context}mlp.fc1.{kind}"] = state[f"{ours}ff_context.net.0.proj.{kind}"]
             out[f"{context}mlp.fc2.{kind}"] = state[f"{ours}ff_context.net.2.{kind}"]
     return out
+
+
+def save_gguf(state: dict[str, Any], destination: Path) -> Path:
+    """`state` as a GGUF file (llama.cpp's format, written by the gguf package): weight matrices whose rows are whole
+    32-value blocks quantized to Q8_0 (as city96's Flux and Qwen-Image GGUFs hold them), the rest (biases, norms,
+    learned tokens) in float32."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(destination), "dgenerate-test")
+    for name, tensor in state.items():
+        values = tensor.float().numpy()
+        if name.endswith(".weight") and values.ndim == 2 and values.shape[-1] % 32 == 0:
+            kind = gguf.GGMLQuantizationType.Q8_0
+            writer.add_tensor(name, gguf.quants.quantize(values, kind), raw_dtype=kind)
+        else:
+            writer.add_tensor(name, values)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return destination

@@ -165,8 +165,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
         "fine-tune: a diffusers folder (or hub repository) with its config.json, or one .safetensors file in the "
-        "diffusers layout or the original Flux/Stability layout (a whole checkpoint gives its transformer). It is read "
-        "with the model's transformer configuration.")
+        "diffusers layout or the original Flux/Stability layout (a whole checkpoint gives its transformer), or a .gguf "
+        "file (kept quantized, dequantized a layer at a time). It is read with the model's transformer configuration.")
     add("--offload", choices=OFFLOAD_MODES, help="Keep the model in CPU memory and move it to the GPU a model at a "
         "time (model) or a layer at a time (sequential, least memory, slowest): diffusers' CPU offload, for models "
         "larger than the GPU. Needs --device cuda. (default: the whole model on the device)")

@@ -5,7 +5,9 @@ A diffusers folder (or hub repository) with its config.json loads as it is. One 
 transformer configuration (its `transformer/config.json`), never the hub's: in the diffusers layout its weights must be
 exactly the ones that configuration has; in the original layout (Black Forest Labs' `double_blocks.*`, Stability's
 `joint_blocks.*`, bare or under `model.diffusion_model.` in a whole checkpoint) diffusers converts it. Pickled files
-are read weights-only.
+are read weights-only. A `.gguf` file (llama.cpp's format, as Flux and Qwen-Image transformers are shared quantized
+to Q8_0, Q4_K, ...) keeps its quantized weights in memory as they are in the file, each layer dequantized to the
+model's dtype as it runs (diffusers' GGUF quantizer).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dgenerate.errors import ModelError, ModelNotFoundError
+from dgenerate.errors import ModelError, ModelNotFoundError, UsageError
 from dgenerate.families import article, checkpoint, family, transformer_weights_of
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.location import config_folder
@@ -36,6 +38,8 @@ from dgenerate.models.single_file import (
     weight_names,
 )
 
+GGUF_SUFFIX = ".gguf"
+
 
 def _option(model: ModelSpec) -> str:
     return f"--transformer {model.transformer}"
@@ -49,15 +53,15 @@ def _class_of(model: ModelSpec) -> str:
 
 def check_transformer(model: ModelSpec) -> None:
     """What can be told before any weights load, so that a wrong --transformer stops the run before its first image:
-    the path exists, a folder's config names the family's class, a .safetensors file's weight names (its header) are
-    this family's."""
+    the path exists, a folder's config names the family's class, a .safetensors or .gguf file's weight names (its
+    header) are this family's."""
     assert model.transformer is not None
     option, path = _option(model), Path(model.transformer).expanduser()
-    if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+    if path.suffix.lower() in (*SINGLE_FILE_SUFFIXES, GGUF_SUFFIX):
         if not path.is_file():
             raise ModelNotFoundError(f"{option}: no such file; check the path")
-        if path.suffix.lower() == ".safetensors":
-            names = weight_names(path, option)
+        if path.suffix.lower() in (".safetensors", GGUF_SUFFIX):
+            names = _names(path, option)
             _check_family(names, option, model)
             _check_convertible(names, option, config_folder(model) / "transformer", model)
     elif looks_like_path(model.transformer):
@@ -75,7 +79,7 @@ def load_transformer(model: ModelSpec) -> Any:
     dtype = getattr(torch, model.dtype)
     path = Path(model.transformer).expanduser()
     try:
-        if path.suffix.lower() in SINGLE_FILE_SUFFIXES:
+        if path.suffix.lower() in (*SINGLE_FILE_SUFFIXES, GGUF_SUFFIX):
             return _from_file(cls, path, config_folder(model), dtype, model)
         folder = _folder(model)
         _check_class(folder, cls.__name__, option)
@@ -113,21 +117,43 @@ def _from_file(cls: Any, path: Path, model_folder: Path, dtype: Any, model: Mode
     if not path.is_file():
         raise ModelNotFoundError(f"{option}: no such file; check the path")
     config = model_folder / "transformer"
-    names, expected = weight_names(path, option), expected_names(cls, config)
-    if names == expected:
+    names, expected = _names(path, option), expected_names(cls, config)
+    gguf = path.suffix.lower() == GGUF_SUFFIX
+    if names == expected and not gguf:
         return load_diffusers_file(cls, path, config, dtype)
-    _check_family(names, option, model)
-    if detect_architecture(names) is None:  # the diffusers layout, of another configuration
-        raise ModelError(f"{option} does not fit the model's transformer: {_layout_difference(names, expected)}; give "
-                         f"a transformer fine-tuned from the model {model.path!r}")
-    _check_convertible(names, option, config, model)
+    if names != expected:
+        _check_family(names, option, model)
+        if detect_architecture(names) is None:  # the diffusers layout, of another configuration
+            raise ModelError(f"{option} does not fit the model's transformer: {_layout_difference(names, expected)}; "
+                             f"give a transformer fine-tuned from the model {model.path!r}")
+        _check_convertible(names, option, config, model)
     weights: Any = load_pickled(path, option) if path.suffix.lower() in PICKLED_SUFFIXES else os.fspath(path)
+    quantized: dict[str, Any] = {}
+    if gguf:
+        from diffusers import GGUFQuantizationConfig
+
+        quantized["quantization_config"] = GGUFQuantizationConfig(compute_dtype=dtype)
     try:
         return cls.from_single_file(weights, config=os.fspath(model_folder), subfolder="transformer", dtype=dtype,
-                                    local_files_only=True)
+                                    local_files_only=True, **quantized)
     except (ValueError, RuntimeError, KeyError, IndexError) as error:
         raise ModelError(f"{option}: its weights do not fit the model's transformer ({mismatch(error)}); give a "
                          f"transformer fine-tuned from the model {model.path!r}") from error
+
+
+def _names(path: Path, option: str) -> set[str]:
+    """The weight names of a checkpoint or a GGUF file, read from its header."""
+    if path.suffix.lower() != GGUF_SUFFIX:
+        return weight_names(path, option)
+    try:
+        from gguf import GGUFReader
+    except ImportError as error:
+        raise UsageError(f"{option} is a GGUF file, which needs the gguf package: pip install "
+                         "'dgenerate[gguf]'") from error
+    try:
+        return {tensor.name for tensor in GGUFReader(os.fspath(path)).tensors}
+    except (OSError, ValueError, KeyError, IndexError) as error:
+        raise ModelError(f"{option} is not a readable GGUF file ({first_line(error)})") from error
 
 
 def _check_convertible(names: set[str], option: str, config: Path, model: ModelSpec) -> None:
