@@ -47,10 +47,14 @@ print(json.dumps({"seconds": time.perf_counter() - start, "paths": [str(path) fo
 METHODS = {
     "builtin": {"deepcache;interval=2": ["--cache", "deepcache;interval=2"],
                 "deepcache;interval=3": ["--cache", "deepcache;interval=3"],
-                "deepcache;interval=5": ["--cache", "deepcache;interval=5"]},
-    "sdxl": {"deepcache;interval=3": ["--cache", "deepcache;interval=3"]},
+                "deepcache;interval=5": ["--cache", "deepcache;interval=5"],
+                "quantize int8-weight-only": ["--quantize", "int8-weight-only"],
+                "quantize int8-dynamic": ["--quantize", "int8-dynamic"]},
+    "sdxl": {"deepcache;interval=3": ["--cache", "deepcache;interval=3"],
+             "quantize int8-weight-only": ["--quantize", "int8-weight-only"]},
     "flux": {"taylorseer (defaults)": ["--cache", "taylorseer"],
-             "first-block;threshold=0.2": ["--cache", "first-block;threshold=0.2"]},
+             "first-block;threshold=0.2": ["--cache", "first-block;threshold=0.2"],
+             "quantize int8-weight-only": ["--quantize", "int8-weight-only"]},
 }
 
 

@@ -56,6 +56,7 @@ from dgenerate.jobs import (
     VaeSpec,
 )
 from dgenerate.media.writers import ANIMATION_FORMATS
+from dgenerate.models.quantize import parse_quantize
 from dgenerate.models.schedulers import (
     FLOW_SCHEDULER_NAMES,
     SCHEDULER_NAMES,
@@ -167,6 +168,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "fine-tune: a diffusers folder (or hub repository) with its config.json, or one .safetensors file in the "
         "diffusers layout or the original Flux/Stability layout (a whole checkpoint gives its transformer), or a .gguf "
         "file (kept quantized, dequantized a layer at a time). It is read with the model's transformer configuration.")
+    add("--quantize", metavar="METHOD;parts=...", help="Hold the linear layers of the denoiser and the text "
+        "encoders in fewer bits: int8-weight-only, int8-dynamic or float8-weight-only (torchao, any device; pip "
+        "install 'dgenerate[quantize]'), bnb-8bit or bnb-4bit (bitsandbytes, NVIDIA GPUs). ';parts=denoiser' or "
+        "';parts=text-encoders' quantizes one of them (default: both). Less memory; the pixels change a little, and "
+        "are recorded. (default: none)")
     add("--offload", choices=OFFLOAD_MODES, help="Keep the model in CPU memory and move it to the GPU a model at a "
         "time (model) or a layer at a time (sequential, least memory, slowest): diffusers' CPU offload, for models "
         "larger than the GPU. Needs --device cuda. (default: the whole model on the device)")
@@ -379,6 +385,7 @@ def _model_spec(args: argparse.Namespace) -> ModelSpec:
         no_t5=args.no_t5,
         offload=args.offload,
         transformer=args.transformer,
+        quantize=parse_quantize(args.quantize) if args.quantize else None,
     )
 
 

@@ -34,7 +34,8 @@ _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model",
                 ("job", "seed_image_processors", ()), ("job", "mask_image_processors", ()),
                 ("job", "control_image_processors", ()), ("job", "post_processors", ()), ("job", "hires_scale", None),
                 ("job", "hires_upscaler", None), ("job", "hires_strength", None), ("job", "hires_steps", None),
-                ("job", "vae_tiling", False), ("job", "vae_slicing", False), ("job", "cache", None))
+                ("job", "vae_tiling", False), ("job", "vae_slicing", False), ("job", "cache", None),
+                ("model", "quantize", None))
 HIRES_UPSCALERS = ("latent", "lanczos")  # or an upscaling model's weights file
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
@@ -59,6 +60,7 @@ class ModelSpec:
     textual_inversions: tuple[TextualInversionSpec, ...] = ()
     offload: str | None = None
     transformer: str | None = None
+    quantize: str | None = None  # --quantize with every setting: 'int8-weight-only;parts=denoiser,text-encoders'
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from dgenerate.jobs import (
     VaeSpec,
 )
 from dgenerate.media.writers import ANIMATION_FORMATS
+from dgenerate.models.quantize import parse_quantize
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, canonical_scheduler_name
 from dgenerate.naming import format_number
 from dgenerate.plan import (
@@ -330,6 +331,7 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--safety-checker", _switch("model", "safety_checker")),
     ("--no-t5", _switch("model", "no_t5")),
     ("--offload", _field("model", "offload", parse=_choice(OFFLOAD_MODES))),
+    ("--quantize", _field("model", "quantize", parse=parse_quantize)),
     ("--transformer", _field("model", "transformer")),
     ("--vae", _vae),
     ("--vae-revision", _field("vae", "revision")),

@@ -82,6 +82,10 @@ def resolve_spec(spec: ModelSpec) -> ModelSpec:
                        textual_inversions=inversions, refiner=refiner, transformer=transformer)
     check_dtype_runs(resolved)
     _check_offload(resolved)
+    if resolved.quantize is not None:
+        from dgenerate.models.quantize import check_quantize
+
+        check_quantize(resolved.quantize, resolved.device)
     if transformer is not None:
         from dgenerate.models.transformer import check_transformer
 

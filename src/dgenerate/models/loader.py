@@ -13,6 +13,7 @@ from dgenerate.families import family
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.location import loading_class
 from dgenerate.models.paths import hub_folder, index_class, local_folder, read_json
+from dgenerate.models.quantize import loading_arguments, quantize
 from dgenerate.models.single_file import config_for, is_single_file, load_pipeline
 
 
@@ -124,6 +125,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     refiner = _load_refiner(spec, pipeline) if spec.refiner is not None else None
     for each in (pipeline, refiner):
         if each is not None:
+            quantize(each, spec.quantize, family(spec.model_type).denoiser)
             _to_device(each, spec)
     return LoadedModel(spec, pipeline, refiner, folder_class)
 
@@ -137,6 +139,7 @@ def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, str]:
         pipeline = load_pipeline(loading_class(spec), path, "model_path", spec.model_type, **kwargs)
         return pipeline, index_class(config_for(path, "model_path")[0], spec.path)
     folder = local_folder(spec) or hub_folder(spec, loading_class(spec))
+    kwargs.update(loading_arguments(spec.quantize, own.denoiser))
     folder_class = index_class(folder, spec.path)
     pipeline = _from_folder(loading_class(spec, folder_class), folder, "model_path", spec.path, spec.variant, kwargs)
     own.check_loaded(spec, pipeline)
