@@ -49,12 +49,14 @@ METHODS = {
                 "deepcache;interval=3": ["--cache", "deepcache;interval=3"],
                 "deepcache;interval=5": ["--cache", "deepcache;interval=5"],
                 "quantize int8-weight-only": ["--quantize", "int8-weight-only"],
-                "quantize int8-dynamic": ["--quantize", "int8-dynamic"]},
+                "quantize int8-dynamic": ["--quantize", "int8-dynamic"],
+                "compile": ["--compile"],
+                "compile + deepcache;interval=3": ["--compile", "--cache", "deepcache;interval=3"]},
     "sdxl": {"deepcache;interval=3": ["--cache", "deepcache;interval=3"],
-             "quantize int8-weight-only": ["--quantize", "int8-weight-only"]},
+             "quantize int8-weight-only": ["--quantize", "int8-weight-only"], "compile": ["--compile"]},
     "flux": {"taylorseer (defaults)": ["--cache", "taylorseer"],
              "first-block;threshold=0.2": ["--cache", "first-block;threshold=0.2"],
-             "quantize int8-weight-only": ["--quantize", "int8-weight-only"]},
+             "quantize int8-weight-only": ["--quantize", "int8-weight-only"], "compile": ["--compile"]},
 }
 
 

@@ -180,6 +180,7 @@ KINDS = (
     Kind("flux-quantize-int8-dynamic", (*FLUX, "--quantize", "int8-dynamic;parts=denoiser")),
     Kind("sdxl-quantize-int8", (*SDXL, "--quantize", "int8-weight-only")),
     Kind("quantize-int8-lora", (*SD, "--lora", "{tiny_lora};0.7", "--quantize", "int8-weight-only")),
+    Kind("compile", (*SD, "--compile")),
     Kind("flux-true-guidance-first-block", (*FLUX, "--true-guidance-scales", "3", "--cache",
                                             "first-block;threshold=0.5")),
     Kind("hires-latent", (*SD, "--output-size", "64x48", "--hires-scales", "1.5", "--hires-strengths", "0.4")),

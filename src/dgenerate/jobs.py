@@ -21,6 +21,7 @@ DTYPES = ("float16", "bfloat16", "float32", "auto")
 AUTO_MODEL_TYPE = "auto"  # read from the model's model_index.json (or a checkpoint's weight names) when resolved;
 # the other model types are the families' (dgenerate.families.MODEL_TYPES)
 OFFLOAD_MODES = ("model", "sequential")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 VAE_CLASSES = ("AutoencoderKL", "AsymmetricAutoencoderKL", "AutoencoderTiny")
 
 
@@ -35,7 +36,7 @@ _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model",
                 ("job", "control_image_processors", ()), ("job", "post_processors", ()), ("job", "hires_scale", None),
                 ("job", "hires_upscaler", None), ("job", "hires_strength", None), ("job", "hires_steps", None),
                 ("job", "vae_tiling", False), ("job", "vae_slicing", False), ("job", "cache", None),
-                ("model", "quantize", None))
+                ("model", "quantize", None), ("model", "compile", None))
 HIRES_UPSCALERS = ("latent", "lanczos")  # or an upscaling model's weights file
 PROMPT_WEIGHTINGS = ("none", "a1111")
 
@@ -61,6 +62,7 @@ class ModelSpec:
     offload: str | None = None
     transformer: str | None = None
     quantize: str | None = None  # --quantize with every setting: 'int8-weight-only;parts=denoiser,text-encoders'
+    compile: str | None = None  # --compile: torch.compile's mode for the denoiser ("default", "max-autotune", ...)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dgenerate.errors import ConfigError, DgenerateError
 from dgenerate.families import MAX_SEQUENCE_LENGTH, MODEL_TYPES, family, picture_size
 from dgenerate.jobs import (
     AUTO_MODEL_TYPE,
+    COMPILE_MODES,
     DTYPES,
     OFFLOAD_MODES,
     PROMPT_WEIGHTINGS,
@@ -332,6 +333,7 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--no-t5", _switch("model", "no_t5")),
     ("--offload", _field("model", "offload", parse=_choice(OFFLOAD_MODES))),
     ("--quantize", _field("model", "quantize", parse=parse_quantize)),
+    ("--compile", _field("model", "compile", parse=_choice(COMPILE_MODES))),
     ("--transformer", _field("model", "transformer")),
     ("--vae", _vae),
     ("--vae-revision", _field("vae", "revision")),

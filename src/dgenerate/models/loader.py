@@ -127,6 +127,9 @@ def load(spec: ModelSpec) -> LoadedModel:
         if each is not None:
             quantize(each, spec.quantize, family(spec.model_type).denoiser)
             _to_device(each, spec)
+            if spec.compile is not None:  # torch.compile compiles at the first call, on the device
+                denoiser = getattr(each, family(spec.model_type).denoiser)
+                denoiser.compile(**({} if spec.compile == "default" else {"mode": spec.compile}))
     return LoadedModel(spec, pipeline, refiner, folder_class)
 
 
