@@ -89,13 +89,17 @@ def cache_method(text: str) -> tuple[str, CacheMethod, dict[str, str]]:
 @dataclass
 class StepClock:
     """Where the pipeline is in its schedule: the step (counted by the step callback) and the denoiser call within
-    it (a pipeline with true guidance calls the denoiser twice a step)."""
+    it (a pipeline with true guidance calls the denoiser twice a step); and how many of the calls computed the part
+    the method caches (for the run's summary)."""
 
     step: int = 0
     call: int = -1
+    calls: int = 0
+    computed: int = 0
 
     def denoiser_called(self) -> int:
         self.call += 1
+        self.calls += 1
         return self.call
 
     def step_ended(self) -> None:
@@ -136,6 +140,7 @@ def _deepcache(unet: Any, clock: StepClock, settings: dict[str, str]) -> Callabl
             key = (clock.call, index)
             if clock.step >= warmup and (clock.step - warmup) % interval != 0 and key in kept:
                 return kept[key]
+            clock.computed += index == 0
             kept[key] = forward(*args, **kwargs)
             return kept[key]
         return run
@@ -201,8 +206,11 @@ def _diffusers_cache(transformer: Any, clock: StepClock, name: str, settings: di
         return run
 
     put_back = _patched(transformer, in_context)
+    last_attention = [module for name, module in transformer.named_modules() if name.endswith("to_q")][-1]
+    counting = last_attention.register_forward_hook(lambda *_: setattr(clock, "computed", clock.computed + 1))
 
     def undo() -> None:
+        counting.remove()
         put_back()
         registry.reset_stateful_hooks(recurse=True)
         for hook in hooks:

@@ -140,3 +140,59 @@ def test_a_cache_that_cannot_run_is_one_line(run_cli: RunCli, tiny_model: Path, 
     assert result.code in (1, 2) and message in result.err, result.err
     errors = [line for line in result.err.splitlines() if "error" in line or "Traceback" in line]
     assert len(errors) == 1 and not list(tmp_path.glob("*.png"))
+
+
+def test_the_run_says_how_many_calls_took_the_cached_part(run_cli: RunCli, tiny_model: Path, tiny_flux: Path,
+                                                          tmp_path: Path) -> None:
+    unet = run_cli(str(tiny_model), *FAST, "--inference-steps", "8", "--seeds", "3", "4", "--cache", "deepcache",
+                   "none", "-o", str(tmp_path / "unet"))
+    assert unet.code == 0, unet.err
+    assert "--cache deepcache;interval=3;branch=0;warmup=0: 10 of 16 denoiser calls took the cached part" in unet.err
+    transformer = run_cli(str(tiny_flux), *FAST, "--inference-steps", "8", "--cache", "taylorseer;interval=2;warmup=2",
+                          "-o", str(tmp_path / "transformer"))
+    assert transformer.code == 0, transformer.err
+    assert ": 3 of 8 denoiser calls took the cached part from an earlier step" in transformer.err
+
+
+def _first_down_resnet(pipeline: Any) -> Any:
+    return pipeline.unet.down_blocks[-1].resnets[0]
+
+
+def _last_attention(pipeline: Any) -> Any:
+    return [module for name, module in pipeline.transformer.named_modules() if name.endswith("to_q")][-1]
+
+
+# every family each method supports: the model, what its run needs, and the method (counted on a module it skips)
+FAMILIES = [
+    ("tiny_sdxl", [], "deepcache;interval=2"),
+    ("tiny_kolors", [], "deepcache;interval=2"),
+    ("tiny_pix2pix", ["--image-seeds", "{seed}"], "deepcache;interval=2"),
+    ("tiny_sdxl_pix2pix", ["--image-seeds", "{seed}"], "deepcache;interval=2"),
+    ("tiny_upscaler", ["--image-seeds", "{seed}"], "deepcache;interval=2"),
+    ("tiny_sd3", [], "taylorseer;interval=2;warmup=1"),
+    ("tiny_chroma", ["--output-size", "32"], "taylorseer;interval=2;warmup=1"),
+    ("tiny_flux_kontext", ["--image-seeds", "{seed}"], "first-block;threshold=5"),
+    ("tiny_flux_kontext", ["--output-size", "32"], "taylorseer;interval=2;warmup=1"),
+    ("tiny_flux2", ["--output-size", "64"], "taylorseer;interval=2;warmup=1"),
+    ("tiny_qwen_image", ["--output-size", "32"], "taylorseer;interval=2;warmup=1"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "options", "cache"), FAMILIES, ids=lambda value: str(value).split(";")[0])
+def test_every_family_a_method_supports_computes_less_and_replays(
+        fixture: str, options: list[str], cache: str, request: pytest.FixtureRequest, run_cli: RunCli,
+        tmp_path: Path) -> None:
+    seed = tmp_path / "seed.png"
+    Image.new("RGB", (64, 48), "teal").save(seed)
+    model = request.getfixturevalue(fixture)
+    words = [str(model), "--device", "cpu", "--cpu-threads", "1", "--seeds", "3", "--inference-steps", "6",
+             "--output-configs", *(option.replace("{seed}", str(seed)) for option in options)]
+    pick = _first_down_resnet if cache.startswith("deepcache") else _last_attention
+    _plain, plain_calls = _render([*words, "-o", str(tmp_path / "plain")], pick)
+    (cached,), cached_calls = _render([*words, "--cache", cache, "-o", str(tmp_path / "cached")], pick)
+    assert 0 < cached_calls < plain_calls
+    config = cached.with_suffix(".dgen").read_text()
+    again = run_cli(stdin=config.replace("--output-configs", f"-o {tmp_path / 'again'}"))
+    assert again.code == 0, again.err
+    (replayed,) = (tmp_path / "again").glob("*.png")
+    assert _pixels(replayed) == _pixels(cached)

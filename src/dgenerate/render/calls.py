@@ -67,6 +67,8 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
                 **_step_callback(takes, progress, clock),
                 **inputs,
             )
+            if clock is not None:
+                progress.add_cached(first.cache, clock.computed, clock.calls)
     finally:
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)

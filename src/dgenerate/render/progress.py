@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ class Progress:
     images: int
     enabled: bool
     done: int = 0
+    cached: dict[str, list[int]] = field(default_factory=dict)  # --cache value: [computed, denoiser calls]
 
     @classmethod
     def start(cls, total_steps: int, images: int, enabled: bool) -> Progress:
@@ -52,5 +53,15 @@ class Progress:
         if self.enabled:  # above the bar, which is drawn again below; a plain line where no bar is drawn
             self.bar.write(f"dgenerate: wrote {path}", file=sys.stderr)
 
+    def add_cached(self, cache: str | None, computed: int, calls: int) -> None:
+        counts = self.cached.setdefault(cache or "", [0, 0])
+        counts[0] += computed
+        counts[1] += calls
+
     def close(self) -> None:
+        """The bar gone, and what each --cache setting skipped (on this machine; Ray workers keep their own)."""
         self.bar.close()
+        if self.enabled:
+            for cache, (computed, calls) in self.cached.items():
+                print(f"dgenerate: --cache {cache}: {calls - computed} of {calls} denoiser calls took the cached part "
+                      "from an earlier step", file=sys.stderr)
