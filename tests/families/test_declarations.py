@@ -110,7 +110,10 @@ _GIVEN = {"refiner": {"refiner": RefinerSpec("r")}, "textual_inversions": {"text
     "max_sequence_length": {"max_sequence_length": 77}, "prompt_weighting": {"prompt_weighting": "a1111"},
     "true_guidance": {"true_guidance_scale": 2.0}, "image_guidance": {"image_guidance_scale": 1.2},
     "upscaler_noise": {"upscaler_noise_level": 30},
-    "variation_seeds": {"variation_seed": 3, "variation_strength": 0.5, "resize_seed_from": (64, 64)}}
+    "variation_seeds": {"variation_seed": 3, "variation_strength": 0.5, "resize_seed_from": (64, 64)},
+    "deepcache": {"cache": "deepcache;interval=3;branch=0;warmup=0"},
+    "first-block": {"cache": "first-block;threshold=0.05"},
+    "taylorseer": {"cache": "taylorseer;interval=5;warmup=3;order=1"}}
 
 
 @pytest.mark.parametrize("option", _TABLE, ids=lambda option: option.name)
