@@ -156,6 +156,7 @@ tiny_chroma = _as_released("tiny_chroma")
 chroma_lora = _as_released("chroma_lora")
 chroma_transformer = _as_released("chroma_transformer")
 flux_gguf = _as_released("flux_gguf")  # the fifth wave's GGUF transformer
+tiny_depth = _as_released("tiny_depth")  # the depth processor's model
 
 
 @pytest.fixture(scope="session")

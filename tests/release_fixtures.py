@@ -136,6 +136,13 @@ def _flux_gguf(_root: Path, get: Fixtures) -> Path:
     return save_gguf(state, get("flux_transformer").with_suffix(".gguf"))
 
 
+def _tiny_depth(root: Path, _get: Fixtures) -> Path:
+    """The depth processor's model: a tiny Depth Anything trained on near and far planes (tests/tiny_depth.py)."""
+    from tests.tiny_depth import build_tiny_depth
+
+    return build_tiny_depth(root / "tiny-depth")
+
+
 def _sd3_transformer(_root: Path, get: Fixtures) -> Path:
     """A diffusers folder, and sd3-transformer.safetensors beside it in Stability's original layout."""
     import diffusers
@@ -247,6 +254,7 @@ BUILDERS: dict[str, Builder] = {
     "sd3_controlnet": _flow_controlnet("tiny_sd3"),
     "flux_transformer": _flux_transformer,
     "flux_gguf": _flux_gguf,
+    "tiny_depth": _tiny_depth,
     "sd3_transformer": _sd3_transformer,
     "sd_single_file": _sd_single_file,
     "contract_inputs": _contract_inputs,

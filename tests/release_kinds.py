@@ -192,6 +192,8 @@ KINDS = (
     Kind("control-processors", (*_controlled("{tiny_model}", f"{SEED};control={CONTROL}", "sd_controlnet"),
                                 "--control-image-processors",
                                 "canny;low=50;high=150", "gaussian-blur;radius=1"), batches=False),
+    Kind("control-depth", (*_controlled("{tiny_model}", CONTROL, "sd_controlnet"), "--control-image-processors",
+                           "depth;model={tiny_depth}"), batches=False),
 )
 
 

@@ -2,7 +2,8 @@
 
 Parsing is pure (no Pillow, numpy or OpenCV imported), so a wrong processor is an argument error before any work.
 Applying one is deterministic: the same picture and settings give the same bytes. `canny` needs OpenCV (the
-`processors` extra: `pip install "dgenerate[processors]"`); the others need only Pillow and numpy.
+`processors` extra: `pip install "dgenerate[processors]"`), `upscale` spandrel and `depth` a transformers depth model
+(dgenerate.depth); the others need only Pillow and numpy.
 """
 
 from __future__ import annotations
@@ -242,6 +243,18 @@ def _upscale(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
                    spec.get("device"))
 
 
+def _depth(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
+    from dgenerate.depth import depth_map
+
+    return depth_map(image, spec.get("model"), spec.get("device"))
+
+
+def _depth_folder(text: str) -> None:
+    from dgenerate.depth import check_depth_folder
+
+    check_depth_folder(text)
+
+
 def _model_file(text: str) -> None:
     from pathlib import Path
 
@@ -285,4 +298,6 @@ KINDS: dict[str, _Kind] = {
                              overlap=_number(0, 4096, whole=True), dtype=_choice("float32", "float16", "bfloat16"),
                              device=_device),
                      "by a super-resolution model file (spandrel), in tiles"),
+    "depth": _Kind(_depth, {"model": "", "device": "cpu"}, _checks(model=_depth_folder, device=_device),
+                   "a depth map (nearer is brighter) by a transformers depth model folder (Depth Anything, DPT)"),
 }
