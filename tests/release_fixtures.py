@@ -143,6 +143,13 @@ def _tiny_depth(root: Path, _get: Fixtures) -> Path:
     return build_tiny_depth(root / "tiny-depth")
 
 
+def _tiny_pose(root: Path, _get: Fixtures) -> Path:
+    """The pose processor's model: a tiny ViTPose trained on drawn stick figures (tests/tiny_pose.py)."""
+    from tests.tiny_pose import build_tiny_pose
+
+    return build_tiny_pose(root / "tiny-pose")
+
+
 def _sd3_transformer(_root: Path, get: Fixtures) -> Path:
     """A diffusers folder, and sd3-transformer.safetensors beside it in Stability's original layout."""
     import diffusers
@@ -255,6 +262,7 @@ BUILDERS: dict[str, Builder] = {
     "flux_transformer": _flux_transformer,
     "flux_gguf": _flux_gguf,
     "tiny_depth": _tiny_depth,
+    "tiny_pose": _tiny_pose,
     "sd3_transformer": _sd3_transformer,
     "sd_single_file": _sd_single_file,
     "contract_inputs": _contract_inputs,

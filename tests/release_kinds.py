@@ -194,6 +194,8 @@ KINDS = (
                                 "canny;low=50;high=150", "gaussian-blur;radius=1"), batches=False),
     Kind("control-depth", (*_controlled("{tiny_model}", CONTROL, "sd_controlnet"), "--control-image-processors",
                            "depth;model={tiny_depth}"), batches=False),
+    Kind("control-pose", (*_controlled("{tiny_model}", CONTROL, "sd_controlnet"), "--control-image-processors",
+                          "pose;model={tiny_pose};threshold=0"), batches=False),
 )
 
 

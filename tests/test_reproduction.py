@@ -172,6 +172,8 @@ KINDS = [
          batches=False),
     Kind("control-depth", _with(_controlled("{control}", "sd_controlnet"), "--control-image-processors",
                                 "depth;model={tiny_depth}"), batches=False),
+    Kind("control-pose", _with(_controlled("{control}", "sd_controlnet"), "--control-image-processors",
+                               "pose;model={tiny_pose};threshold=0"), batches=False),
     Kind("controlnet-inpainting", _controlled("{seed};{mask};control={control}", "sd_controlnet"), batches=False),
     Kind("sdxl-controlnet", _controlled("{control}", "sdxl_controlnet", model="tiny_sdxl"), batches=False),
     Kind("sd3-controlnet", _controlled("{control}", "sd3_controlnet", model="tiny_sd3"), batches=False,

@@ -2,8 +2,8 @@
 
 Parsing is pure (no Pillow, numpy or OpenCV imported), so a wrong processor is an argument error before any work.
 Applying one is deterministic: the same picture and settings give the same bytes. `canny` needs OpenCV (the
-`processors` extra: `pip install "dgenerate[processors]"`), `upscale` spandrel and `depth` a transformers depth model
-(dgenerate.depth); the others need only Pillow and numpy.
+`processors` extra: `pip install "dgenerate[processors]"`), `upscale` spandrel, `depth` and `pose` a transformers
+model (dgenerate.estimation; pose draws with OpenCV too); the others need only Pillow and numpy.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def processed_size(size: tuple[int, int], processors: tuple[ProcessorSpec, ...])
         if spec.name in ("resize", "letterbox"):
             size = _size(spec.get("size"))
         elif spec.name == "crop":
-            left, top, right, bottom = (int(value) for value in spec.get("box").split(","))
+            left, top, right, bottom = _corners(spec.get("box"))
             size = (right - left, bottom - top)
     return size
 
@@ -143,8 +143,13 @@ def _resize(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
 
 def _crop(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
     """A box 'left,top,right,bottom' cut out; the parts of it outside the picture are black."""
-    left, top, right, bottom = (int(value) for value in spec.get("box").split(","))
-    return image.crop((left, top, right, bottom))
+    return image.crop(_corners(spec.get("box")))
+
+
+def _corners(box: str) -> tuple[int, int, int, int]:
+    """'left,top,right,bottom' (checked by _box) as numbers."""
+    left, top, right, bottom = (int(value) for value in box.split(","))
+    return left, top, right, bottom
 
 
 def _box(text: str) -> None:
@@ -244,15 +249,31 @@ def _upscale(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
 
 
 def _depth(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
-    from dgenerate.depth import depth_map
+    from dgenerate.estimation import depth_map
 
     return depth_map(image, spec.get("model"), spec.get("device"))
 
 
-def _depth_folder(text: str) -> None:
-    from dgenerate.depth import check_depth_folder
+def _pose(image: Image.Image, spec: ProcessorSpec) -> Image.Image:
+    from dgenerate.estimation import pose_map
 
-    check_depth_folder(text)
+    box = spec.get("box")
+    return pose_map(image, spec.get("model"), spec.get("device"), None if box == "whole" else _corners(box),
+                    float(spec.get("threshold")))
+
+
+def _model_folder(processor: str) -> Callable[[str], None]:
+    def check(text: str) -> None:
+        from dgenerate.estimation import check_model_folder
+
+        check_model_folder(text, processor)
+
+    return check
+
+
+def _person_box(text: str) -> None:
+    if text != "whole":
+        _box(text)
 
 
 def _model_file(text: str) -> None:
@@ -298,6 +319,9 @@ KINDS: dict[str, _Kind] = {
                              overlap=_number(0, 4096, whole=True), dtype=_choice("float32", "float16", "bfloat16"),
                              device=_device),
                      "by a super-resolution model file (spandrel), in tiles"),
-    "depth": _Kind(_depth, {"model": "", "device": "cpu"}, _checks(model=_depth_folder, device=_device),
+    "depth": _Kind(_depth, {"model": "", "device": "cpu"}, _checks(model=_model_folder("depth"), device=_device),
                    "a depth map (nearer is brighter) by a transformers depth model folder (Depth Anything, DPT)"),
+    "pose": _Kind(_pose, {"model": "", "box": "whole", "threshold": "0.3", "device": "cpu"},
+                  _checks(model=_model_folder("pose"), box=_person_box, threshold=_number(0, 1), device=_device),
+                  "OpenPose's body skeleton of the person found by a ViTPose model folder"),
 }
