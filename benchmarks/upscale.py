@@ -2,10 +2,17 @@
 tiles (the floor), in the same run, and peak memory at tile 256 against untiled.
 
     python benchmarks/upscale.py [--model 4x.safetensors] [--size 1024] [--tile 256] [--overlap 16] [--repeats 3]
+    python benchmarks/upscale.py --seams [--model 4x.safetensors]
 
 Without --model it uses the tests' tiny random ESRGAN (8 filters, 1 block): the ratio then measures dgenerate's own
 cost around the model, and the memory the tiles save; a real ESRGAN (64 filters, 23 blocks) is about 300 times the
 work per pixel. Each measurement runs in a fresh subprocess, whose peak resident memory (VmHWM) is reported.
+
+--seams measures the bound tiles keep to instead: a 192x192 picture (a frame of a real video from ../shared/samples
+where it exists, else a seeded pattern) upscaled in tiles of 64 at overlaps 0 to 48, each against the untiled picture:
+the largest difference in 8-bit levels and the share of values off by more than one. Without --model it uses
+ESRGAN's full architecture (64 filters, 23 blocks, x4) with seeded random weights; give a real model's file to
+measure the model you use.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +67,52 @@ def measure(kind: str, model: Path, size: int, tile: int, overlap: int) -> dict[
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def seams(model: Path | None) -> None:
+    """Tiled against untiled at each overlap, for `model` (None: a full-size ESRGAN with seeded random weights)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT))
+    from dgenerate.processors import apply_processors, parse_processor
+
+    if model is None:
+        from safetensors.torch import save_file
+
+        from dgenerate.upscale import import_spandrel
+
+        import_spandrel()
+        from spandrel.architectures.ESRGAN.__arch.RRDB import RRDBNet
+
+        torch.manual_seed(0)
+        network = RRDBNet(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4)
+        model = Path(tempfile.mkdtemp(prefix="dgenerate-bench-esrgan-")) / "4x-esrgan-random.safetensors"
+        save_file({name: tensor.contiguous() for name, tensor in network.state_dict().items()}, model)
+    video = ROOT.parent / "shared/samples/media/androidx-media__bbb_800x640_768kbps_30fps_avc_2b_firstpts_10_sec.mp4"
+    if video.is_file():
+        import av
+
+        with av.open(str(video)) as container:
+            frame = next(container.decode(video=0)).to_image().convert("RGB")
+        picture, source = frame.crop((300, 200, 492, 392)), f"{video.name}, first frame, 192x192 from (300, 200)"
+    else:
+        rows, columns = np.mgrid[0:192, 0:192]
+        noise = np.random.default_rng(0).integers(0, 64, (192, 192, 3))
+        picture = Image.fromarray((np.stack([rows, columns, rows + columns], -1) % 192 + noise).astype(np.uint8))
+        source = "a seeded pattern, 192x192"
+
+    def upscaled(tile: int, overlap: int) -> Any:
+        spec = parse_processor(f"upscale;model={model};tile={tile};overlap={overlap}", "--processors")
+        return np.asarray(apply_processors(picture, (spec,))).astype(np.int16)
+
+    print(f"{model.name} on {source}, tile 64, against untiled")
+    whole = upscaled(0, 0)
+    print("| overlap | largest difference (levels) | values off by more than one |\n|---|---|---|")
+    for overlap in (0, 4, 8, 16, 32, 48):
+        difference = np.abs(upscaled(64, overlap) - whole)
+        print(f"| {overlap} | {difference.max()} | {(difference > 1).mean():.4%} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path)
@@ -66,7 +120,11 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seams", action="store_true", help="measure tiled against untiled at each overlap")
     args = parser.parse_args()
+    if args.seams:
+        seams(args.model)
+        return
     model = args.model
     if model is None:
         sys.path.insert(0, str(ROOT))
