@@ -196,3 +196,18 @@ def test_cache_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path, monkey
     names = sorted(path.name for path in (tmp_path / "shapes").glob("*.png"))
     assert len(names) == 6 and sum("_ca_deepcache-3-0-0_" in name for name in names) == 2
     assert sum("_ca_deepcache-2-0-0_" in name for name in names) == 2 and sum("_ca_" not in n for n in names) == 2
+
+
+def test_video_example(run_cli: RunCli, tiny_wan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As written, on the tiny Wan at 48x32 and 2 steps: 2 clip lengths x 2 seeds, each an APNG, its frames and its
+    config."""
+    argv = readme_example("video")
+    assert argv[0] == "./Wan2.1-T2V-1.3B-Diffusers"
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(str(tiny_wan), *argv[1:], "--device", "cpu", "--output-size", "48x32", "--inference-steps", "2")
+    assert result.code == 0, result.err
+    clips = sorted(path.name for path in (tmp_path / "clips").glob("*.apng"))
+    assert clips == ["s_1_g_5-0_i_2_nf_33_step_1.apng", "s_1_g_5-0_i_2_nf_49_step_3.apng",
+                     "s_2_g_5-0_i_2_nf_33_step_2.apng", "s_2_g_5-0_i_2_nf_49_step_4.apng"]
+    assert len(list((tmp_path / "clips").glob("*_frame_*.png"))) == 2 * (33 + 49)
+    assert all("--model-type torch-wan" in path.read_text() for path in (tmp_path / "clips").glob("*.dgen"))

@@ -39,6 +39,7 @@ from dgenerate.families import (
     TRUE_GUIDANCE,
     UPSCALER_NOISE,
     VARIATION_SEEDS,
+    VIDEO,
     check_options,
     default_sequence_lengths,
     family,
@@ -72,6 +73,7 @@ from dgenerate.plan import (
     DEFAULT_STRENGTH,
     MAX_BATCH_SIZE,
     MAX_CPU_THREADS,
+    MAX_FRAMES,
     MAX_GEN_SEEDS,
     MAX_INFERENCE_STEPS,
     MAX_NOISE_LEVEL,
@@ -163,6 +165,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "threshold; each image in a pipeline call of its own); taylorseer;interval=5;warmup=3;order=1 for "
         f"{supporting(TAYLORSEER)} (attention predicted between whole steps). Settings left out are at these "
         "defaults; the images change a little, and each is recorded and replays exactly.")
+    add("--frames", nargs="+", metavar="COUNT", help=f"{supporting(VIDEO)}: clip lengths to try, in frames (a grid "
+        "axis), each by the model's rule (Wan: a multiple of 4 plus one, such as 33 or 81). (default: the model's "
+        "own, 81 for Wan)")
+    add("--frame-rate", metavar="FPS", help=f"{supporting(VIDEO)}: the clips' frames a second, as written and as the "
+        "model is told where it reads it. (default: the model's own, 16 for Wan)")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
@@ -209,7 +216,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     seeds.add_argument("-se", "--seeds", nargs="+", help="Seeds to try. (default: one random seed)")
     seeds.add_argument("-gse", "--gen-seeds", help="Generate N random seeds to try.")
     add("-af", "--animation-format", default="mp4", choices=ANIMATION_FORMATS,
-        help="Animation output format: webp, gif or mp4. (default: mp4)")
+        help="Animation and clip output format: webp, gif, mp4 or apng (animated PNG, the lossless one: its frames "
+        "are the rendered frames byte for byte). (default: mp4)")
     add("-fs", "--frame-start", help="First frame of an animated input to use (inclusive).")
     add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
     add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'; "
@@ -436,6 +444,9 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         vae_tiling=args.vae_tiling,
         vae_slicing=args.vae_slicing,
         caches=tuple(parse_cache(text) for text in args.cache) if args.cache else None,
+        frames=_numbers(args.frames, "--frames", int, 1, MAX_FRAMES) if args.frames is not None else None,
+        frame_rate=_numbers([args.frame_rate], "--frame-rate", float, 0.01, 240)[0]
+        if args.frame_rate is not None else None,
     )
 
 

@@ -16,7 +16,7 @@ from dgenerate.errors import printable
 from dgenerate.families import picture_size
 from dgenerate.jobs import Job
 from dgenerate.media.info import MediaInfo
-from dgenerate.naming import frame_stem, image_stem, numbered
+from dgenerate.naming import format_number, frame_stem, image_stem, numbered
 from dgenerate.plan import RenderRequest, describe_grid, plan
 from dgenerate.processors import processed_size
 from dgenerate.reproduce import job_words
@@ -53,6 +53,8 @@ def dry_run_lines(request: RenderRequest) -> Iterator[str]:
             head = f"{_size(job, resolver.facts(job.model).size_multiple)} job {job.job_id}"
             if job.image_seed is not None and resolver.media_info(job).animated:
                 yield _animation_line(job, resolver.media_info(job), names, head)
+            elif job.frames is not None:  # a video model's clip
+                yield _clip_line(job, names, head)
             else:
                 folder = Path(job.output.path)
                 stem = names.claim(folder, image_stem(job), _suffixes(job, ".png"))
@@ -82,6 +84,18 @@ def _animation_line(job: Job, info: MediaInfo, names: _Names, head: str) -> str:
         count, last = str(info.frame_count), f"{folder / frame_stem(stem, frames[-1])}.png"
     return (f"{_files(folder / stem, job, '.' + fmt, head)}, animation of {count} frames, written also as "
             f"{folder / frame_stem(stem, first)}.png ... {last}")
+
+
+def _clip_line(job: Job, names: _Names, head: str) -> str:
+    """A video model's clip, and its frames' PNGs."""
+    assert job.frames is not None and job.frame_rate is not None, "resolved clips record their frames"
+    folder, suffix = Path(job.output.path), f".{job.output.animation_format}"
+    stem = names.claim(folder, image_stem(job), _suffixes(job, suffix))
+    for frame in range(job.frames):
+        names.claim(folder, frame_stem(stem, frame), (".png",))
+    return (f"{_files(folder / stem, job, suffix, head)}, clip of {job.frames} frames at "
+            f"{format_number(job.frame_rate)} a second, written also as {folder / frame_stem(stem, 0)}.png ... "
+            f"{folder / frame_stem(stem, job.frames - 1)}.png")
 
 
 def _command(job: Job) -> str:

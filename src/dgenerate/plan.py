@@ -38,6 +38,7 @@ MAX_BATCH_SIZE = 64
 MAX_SEED_VALUE = 2**64 - 1  # what a torch.Generator can be seeded with
 MAX_GEN_SEEDS = 100_000
 MAX_INFERENCE_STEPS = 10_000
+MAX_FRAMES = 1025  # --frames: longer than any video model makes in one call
 MAX_NOISE_LEVEL = 350  # --upscaler-noise-levels: the published x4 upscaler's max_noise_level (diffusers refuses more)
 MAX_SIDE = 16_384  # pixels, each side of an output size
 # More threads than cores is allowed (slow, but it regenerates a config made on a bigger machine exactly); a
@@ -99,6 +100,8 @@ class RenderRequest:
     vae_tiling: bool = False
     vae_slicing: bool = False
     caches: tuple[str | None, ...] | None = None  # recorded --cache values (dgenerate.caching); None: no caching
+    frames: tuple[int, ...] | None = None  # a video model's clip lengths (None: its default)
+    frame_rate: float | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -293,7 +296,8 @@ def _batch_key(job: Job) -> tuple[object, ...]:
             job.high_noise_fraction, job.sdxl_original_size, job.sdxl_target_size, job.cpu_threads,
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
             job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
-            job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing, job.cache)
+            job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing, job.cache, job.frames,
+            job.frame_rate)
 
 
 def varied(job: Job) -> bool:
@@ -370,7 +374,8 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     hires_strengths: tuple[float | None, ...] = (request.hires_strengths or (DEFAULT_HIRES_STRENGTH,)) \
         if request.hires_scales else (None,)
     caches: tuple[str | None, ...] = request.caches or (None,)
-    seeds = list(itertools.product(caches, hires_scales, hires_strengths, variation_strengths, variations,
+    frame_counts: tuple[int | None, ...] = request.frames or (None,)
+    seeds = list(itertools.product(frame_counts, caches, hires_scales, hires_strengths, variation_strengths, variations,
                                    request.seeds))
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
@@ -415,11 +420,13 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             vae_tiling=request.vae_tiling,
             vae_slicing=request.vae_slicing,
             cache=cache,
+            frames=frames,
+            frame_rate=request.frame_rate,
             index=index,
             output=request.output,
         )
         for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
-                    (cache, hires_scale, hires_strength, variation_strength, variation_seed, seed))
+                    (frames, cache, hires_scale, hires_strength, variation_strength, variation_seed, seed))
         in enumerate(cells, start=1)
     )
 
@@ -447,6 +454,8 @@ def describe_grid(request: RenderRequest) -> str:
         axes += [(len(request.hires_scales), "hires scale"), (len(request.hires_strengths or (0,)), "hires strength")]
     if request.caches:
         axes.append((len(request.caches), "cache setting"))
+    if request.frames:
+        axes.append((len(request.frames), "frame count"))
     if request.variation_seeds:
         axes += [(len(request.variation_seeds), "variation seed"),
                  (len(request.variation_strengths or ()), "variation strength")]

@@ -43,6 +43,7 @@ from dgenerate.plan import (
     DEFAULT_GUIDANCE_SCALE,
     DEFAULT_INFERENCE_STEPS,
     MAX_BATCH_SIZE,
+    MAX_FRAMES,
     MAX_INFERENCE_STEPS,
     MAX_NOISE_LEVEL,
     MAX_SEED_VALUE,
@@ -301,11 +302,13 @@ def _prompt(flag: str) -> Option:
 
 
 def _seeded(make_option: Callable[[str], Option]) -> Callable[[str], Option]:
-    """An option written only for image seed jobs (the animation format does not concern text-to-image)."""
+    """An option written only for image seed jobs and clips (the animation format does not concern a picture made from
+    text)."""
 
     def make(flag: str) -> Option:
         option = make_option(flag)
-        return replace(option, get=lambda job: option.get(job) if job.image_seed is not None else None)
+        return replace(option, get=lambda job: option.get(job) if job.image_seed is not None or job.frames is not None
+                       else None)
 
     return make
 
@@ -372,6 +375,8 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--vae-tiling", _switch("job", "vae_tiling")),
     ("--vae-slicing", _switch("job", "vae_slicing")),
     ("--cache", _job_field("cache", _text, parse_cache)),
+    ("--frames", _job_field("frames", _text, _int(1, MAX_FRAMES))),
+    ("--frame-rate", _job_field("frame_rate", _number, _float(0.01, 240))),
     ("--hires-scales", _job_field("hires_scale", _number, _float(1.0, 8.0))),
     ("--hires-upscaler", _job_field("hires_upscaler", _text, lambda text, _flag: parse_hires_upscaler(text))),
     ("--hires-strengths", _job_field("hires_strength", _number, _float(0.0, 1.0))),

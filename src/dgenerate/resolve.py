@@ -128,7 +128,7 @@ class Resolver:
         job = replace(job, model=spec, scheduler=job.scheduler or facts.scheduler,
                       cpu_threads=_cpu_threads(job, spec), high_noise_fraction=_fraction(job, spec),
                       control_nets=tuple(replace(net, path=_absolute(net.path)) for net in job.control_nets))
-        job = _family_fields(job, facts)
+        job = _clip(_family_fields(job, facts))
         self._check_schedule(job, facts)
         width, height = self._size(job, facts)
         job = replace(job, width=width, height=height)
@@ -162,7 +162,7 @@ class Resolver:
         from dgenerate.models.schedulers import check_kind, make_scheduler, plan_timesteps
 
         own = family(job.model.model_type)
-        check_kind(job.scheduler, own)
+        check_kind(job.scheduler, own, facts.scheduler_config)
         try:
             plan_timesteps(make_scheduler(job.scheduler, facts.scheduler_config), job.inference_steps,
                            custom_sigmas=own.custom_sigmas)
@@ -325,6 +325,20 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
         if pipeline.true_cfg else None
     return replace(job, max_sequence_length=length, true_guidance_scale=true_guidance,
                    strength=_strength(job, pipeline, what))
+
+
+def _clip(job: Job) -> Job:
+    """A video family's frame count (checked against its rule) and frame rate, its defaults where not given."""
+    own = family(job.model.model_type)
+    if not own.frames_multiple:
+        return job
+    frames = job.frames or own.default_frames
+    if (frames - 1) % own.frames_multiple:
+        below = (frames - 1) // own.frames_multiple * own.frames_multiple + 1
+        nearest = " or ".join(str(count) for count in (below, below + own.frames_multiple) if count >= 1)
+        raise UsageError(f"--frames {frames} is not a multiple of {own.frames_multiple} plus one, which {own.name} "
+                         f"models need; use {nearest}")
+    return replace(job, frames=frames, frame_rate=job.frame_rate or own.default_frame_rate)
 
 
 def _strength(job: Job, pipeline: Pipeline, what: str) -> float | None:

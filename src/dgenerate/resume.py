@@ -1,19 +1,23 @@
 """--resume: which jobs of a request an earlier run already finished, recognised by the job id their configs record.
 
 A finished image is a PNG whose config (its `.dgen` beside it, or its `DgenerateConfig` metadata) records the job's
-id; a finished animation is one whose `.dgen` was written, which happens only once it is complete. Nothing else
+id; a finished animation (or a video model's clip) is one whose `.dgen` was written, which happens only once it is
+complete; its frames' PNGs do not count, as they are written before it is complete. Nothing else
 counts: a file of the right name made with other settings is not skipped, and a run without --output-configs or
 --output-metadata records nothing to resume from.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from dgenerate.jobs import Job
 from dgenerate.media.writers import ANIMATION_FORMATS
 from dgenerate.reproduce import CONFIG_CHUNK, recorded_job_id
+
+_FRAME = re.compile(r"_frame_\d+$")  # dgenerate.naming.frame_stem's names
 
 
 def finished_ids(folder: Path) -> set[str]:
@@ -37,7 +41,7 @@ def _recorded(path: Path) -> str | None:
             return recorded_job_id(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             return None
-    if path.suffix == ".png" and not path.with_suffix(".dgen").exists():
+    if path.suffix == ".png" and not path.with_suffix(".dgen").exists() and not _FRAME.search(path.stem):
         from dgenerate.errors import MediaError
         from dgenerate.media.png_text import png_text
 

@@ -151,3 +151,19 @@ def test_a_page_edited_by_someone_else_offers_no_command_of_its_own(gallery: Pat
     assert first["command"] == honest[0]["command"] and first["animation"] == "track.mp4"
     assert second["command"].startswith("# no command: its config cannot be read (line 2: '\\print' is a directive")
     assert [entry["command"] for entry in rest] == [entry["command"] for entry in honest[2:]]
+
+
+@needs_browser
+def test_a_video_models_clip_plays_in_the_gallery(run_cli: RunCli, tiny_wan: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "clips"
+    result = run_cli(str(tiny_wan), "--output-size", "64x64", "--frames", "9", "--prompts", "a red circle",
+                     *FAST, "--seeds", "5", "--gallery", "-o", str(folder))
+    assert result.code == 0, result.err
+    with opened_page((folder / "index.html").as_uri(), "file:") as opened:
+        assert opened.locator("figure").count() == 1, "one entry per clip, shown by its first frame"
+        opened.locator("figure").first.click()
+        video = opened.locator("#picture video")
+        assert video.get_attribute("src") == "s_5_g_5-0_i_2_nf_9_step_1.mp4"
+        opened.evaluate("document.querySelector('#picture video').play()")
+        opened.wait_for_function("document.querySelector('#picture video').currentTime > 0.1", timeout=20_000)
+        assert opened.evaluate("document.querySelector('#picture video').videoWidth") == 64

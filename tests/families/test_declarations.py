@@ -113,7 +113,8 @@ _GIVEN = {"refiner": {"refiner": RefinerSpec("r")}, "textual_inversions": {"text
     "variation_seeds": {"variation_seed": 3, "variation_strength": 0.5, "resize_seed_from": (64, 64)},
     "deepcache": {"cache": "deepcache;interval=3;branch=0;warmup=0"},
     "first-block": {"cache": "first-block;threshold=0.05"},
-    "taylorseer": {"cache": "taylorseer;interval=5;warmup=3;order=1"}}
+    "taylorseer": {"cache": "taylorseer;interval=5;warmup=3;order=1"},
+    "video": {"frames": 9, "frame_rate": 16.0}}
 
 
 @pytest.mark.parametrize("option", _TABLE, ids=lambda option: option.name)

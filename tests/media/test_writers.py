@@ -207,3 +207,21 @@ def test_interrupt_while_the_encoder_opens_stays_an_interrupt(tmp_path: Path, mo
     with pytest.raises(KeyboardInterrupt), AnimationWriter(tmp_path / f"x.{fmt}", fmt, Fraction(24), (64, 48)):  # type: ignore[arg-type]
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fps", [Fraction(16), Fraction(30000, 1001)])
+def test_apng_is_lossless_and_keeps_its_rate(tmp_path: Path, fps: Fraction) -> None:
+    """The lossless format: what is read back is what was written, pixel for pixel, at the rate it was written."""
+    import numpy as np
+
+    frames = [Image.fromarray(np.random.default_rng(seed).integers(0, 256, (30, 46, 3), dtype=np.uint8))
+              for seed in range(5)]
+    target = tmp_path / "clip.apng"
+    with AnimationWriter(target, "apng", fps, (46, 30)) as writer:
+        for frame in frames:
+            writer.write(frame)
+    read_fps, back = read_back(target)
+    assert [np.asarray(frame.convert("RGB")).tobytes() for frame in back] == [frame.tobytes() for frame in frames]
+    assert read_fps == fps
+    with Image.open(target) as image:
+        assert image.format == "PNG" and image.n_frames == 5 and image.info["loop"] == 0, "loops forever"

@@ -36,10 +36,15 @@ _INK, _PAPER, _FRAME = (20, 20, 20), (255, 255, 255), (225, 225, 225)
 
 @dataclass(frozen=True)
 class Shot:
-    """One grid cell of the run: its job and the picture that stands for it (a still, or an animation's frame 0)."""
+    """One grid cell of the run: its job and the picture that stands for it (a still, or an animation's frame 0), or
+    for a video model's clip the frames of its strip."""
 
     job: Job
     picture: Path
+    strip: tuple[Path, ...] = ()
+
+
+STRIP_FRAMES = 4  # a clip's cell: its first and last frames and two between, side by side
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,33 @@ class Page:
 
 
 def shots_of(written: Sequence[tuple[Job, list[Path]]]) -> list[Shot]:
-    """The picture of each job: its PNG, or for an animation the first frame's PNG."""
-    return [Shot(job, paths[1] if len(paths) > 1 else paths[0]) for job, paths in written if paths]
+    """The picture of each job: its PNG, or for an animation the first frame's PNG; a clip's strip of frames."""
+    return [Shot(job, paths[1] if len(paths) > 1 else paths[0], _strip(paths[1:]) if job.frames is not None else ())
+            for job, paths in written if paths]
+
+
+def _strip(frames: Sequence[Path]) -> tuple[Path, ...]:
+    """STRIP_FRAMES of a clip's frames, evenly spaced from the first to the last."""
+    count = min(STRIP_FRAMES, len(frames))
+    return tuple(frames[round(index * (len(frames) - 1) / max(1, count - 1))] for index in range(count))
+
+
+def _opened(shot: Shot) -> Image.Image:
+    """The shot's picture, or its strip of frames side by side, in RGB."""
+    from PIL import Image
+
+    pictures = []
+    for path in shot.strip or (shot.picture,):
+        with Image.open(path) as image:
+            pictures.append(image.convert("RGB"))
+    if len(pictures) == 1:
+        return pictures[0]
+    strip = Image.new("RGB", (sum(each.width for each in pictures), max(each.height for each in pictures)))
+    left = 0
+    for each in pictures:
+        strip.paste(each, (left, 0))
+        left += each.width
+    return strip
 
 
 def choose_axes(jobs: Sequence[Job], asked: Sequence[str] = ()) -> tuple[str | None, str | None, list[str]]:
@@ -138,8 +168,11 @@ def cell_size(shots: Sequence[Shot]) -> tuple[int, int]:
 
     width = height = 1
     for shot in shots:
-        with Image.open(shot.picture) as image:
-            fitted = thumbnail_size(image.size)
+        if shot.strip:
+            fitted = thumbnail_size(_opened(shot).size)
+        else:
+            with Image.open(shot.picture) as image:  # the header alone
+                fitted = thumbnail_size(image.size)
         width, height = max(width, fitted[0]), max(height, fitted[1])
     return width, height
 
@@ -150,11 +183,10 @@ def thumbnail_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
-def scaled(picture: Path) -> Image.Image:
+def scaled(shot: Shot) -> Image.Image:
     from PIL import Image
 
-    with Image.open(picture) as image:
-        rgb = image.convert("RGB")
+    rgb = _opened(shot)
     size = thumbnail_size(rgb.size)
     return rgb if size == rgb.size else rgb.resize(size, Image.Resampling.LANCZOS)
 
@@ -195,7 +227,7 @@ def draw_page(page: Page, heading: list[str], cell: tuple[int, int], label_width
             if shot is None:
                 draw.rectangle(box, outline=_FRAME)
                 continue
-            picture = scaled(shot.picture)
+            picture = scaled(shot)
             sheet.paste(picture, box[:2])
             layout["cells"].append({"box": [box[0], box[1], box[0] + picture.width, box[1] + picture.height],
                                     "file": shot.picture.name, "job_id": shot.job.job_id,

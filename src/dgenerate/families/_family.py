@@ -33,6 +33,7 @@ VARIATION_SEEDS = "variation_seeds"  # text to image takes its starting noise un
 DEEPCACHE = "deepcache"
 FIRST_BLOCK_CACHE = "first-block"
 TAYLORSEER = "taylorseer"
+VIDEO = "video"  # makes clips: --frames and --frame-rate
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,12 @@ class Family:
     supports: frozenset[str] = frozenset()  # options beyond the common ones (see the names above)
     min_image_side: int = 0  # image seeds and reference images must be at least this many pixels a side
     output_scale: int = 1  # the picture is this many times the job's size on each side (an upscaler's)
+    # A video family's clips: frame counts are multiples of `frames_multiple` plus one (the VAE's temporal factor;
+    # 0: an image family), by default `default_frames` at `default_frame_rate` frames a second
+    frames_multiple: int = 0
+    default_frames: int = 0
+    default_frame_rate: float = 0.0
+    default_size: tuple[int, int] | None = None  # (width, height) when no size is given; None: the sample size square
     patch: int = 1  # sizes are multiples of the VAE's scale factor times this (2 for 2x2 transformer patches)
     default_sample_size: int = 64  # the denoiser's sample size when its config names none
     flow_matching: bool = False  # FlowMatch* schedulers (else the discrete-time ones)

@@ -22,6 +22,7 @@ from dgenerate.families._family import (
     TRUE_GUIDANCE,
     UPSCALER_NOISE,
     VARIATION_SEEDS,
+    VIDEO,
     Family,
 )
 from dgenerate.families._registry import FAMILIES, listed, model_types_of
@@ -57,6 +58,9 @@ _TABLE = (
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
     _Option(VARIATION_SEEDS, lambda job: None if job.resize_seed_from is None else "--resize-seed-from", job=True,
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
+    _Option(VIDEO, lambda job: None if job.frames is None else "--frames", job=True, audience="video models"),
+    _Option(VIDEO, lambda job: None if job.frame_rate is None else "--frame-rate", job=True,
+            audience="video models"),
     _Option(DEEPCACHE, lambda job: _cache_flag(job, DEEPCACHE), job=True, note=", whose denoiser is a UNet"),
     _Option(FIRST_BLOCK_CACHE, lambda job: _cache_flag(job, FIRST_BLOCK_CACHE), job=True,
             note=", whose transformer blocks diffusers' First Block Cache knows"),

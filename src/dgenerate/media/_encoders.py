@@ -24,31 +24,32 @@ class Encoder(Protocol):
         """Flush buffered frames and finish the file; after this the file plays."""
 
 
-class Mp4Encoder:
-    """H.264 (libx264, yuv420p) in MP4 at a constant ``fps`` (per-frame delays are not kept: a frame of 0 ms cannot
-    be stored); odd widths or heights lose their last column or row."""
+class _ConstantRateEncoder:
+    """Frames encoded by a PyAV stream at a constant ``fps``, frame ``i`` at time ``i / fps``."""
 
-    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
-                 _delays: Sequence[Fraction] | None = None, crf: int = 18) -> None:
+    _container: Any
+    _stream: Any
+
+    def _open(self, path: Path, fmt: str, codec: str, fps: Fraction, size: tuple[int, int], pix_fmt: str,
+              options: dict[str, str]) -> None:
         import av
 
-        self._container: Any = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
-        self._size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+        self._container = av.open(str(path), "w", format=fmt, options=options)
         self._time_base = 1 / fps
-        self._stream: Any = self._container.add_stream("libx264", rate=fps)
-        self._stream.width, self._stream.height = self._size
-        self._stream.pix_fmt = "yuv420p"
+        self._stream = self._container.add_stream(codec, rate=fps)
+        self._stream.width, self._stream.height = size
+        self._stream.pix_fmt = pix_fmt
         self._stream.codec_context.time_base = self._time_base
-        self._stream.options = {"crf": str(crf), "preset": "medium"}
         self._index = 0
+
+    def _prepared(self, frame: Image.Image) -> Image.Image:
+        return frame
 
     def add(self, frame: Image.Image) -> None:
         import av
 
-        if frame.size != self._size:
-            frame = frame.crop((0, 0, *self._size))
         frame_type: Any = av.VideoFrame
-        video_frame = frame_type.from_image(frame)
+        video_frame = frame_type.from_image(self._prepared(frame))
         video_frame.pts, video_frame.time_base, video_frame.duration = self._index, self._time_base, 1
         self._index += 1
         self._container.mux(self._stream.encode(video_frame))
@@ -58,6 +59,32 @@ class Mp4Encoder:
             self._container.mux(self._stream.encode(None))
         finally:
             self._container.close()
+
+
+class Mp4Encoder(_ConstantRateEncoder):
+    """H.264 (libx264, yuv420p) in MP4 at a constant ``fps`` (per-frame delays are not kept: a frame of 0 ms cannot
+    be stored); odd widths or heights lose their last column or row."""
+
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
+                 _delays: Sequence[Fraction] | None = None, crf: int = 18) -> None:
+        self._size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
+        self._open(path, "mp4", "libx264", fps, self._size, "yuv420p", {"movflags": "+faststart"})
+        self._stream.options = {"crf": str(crf), "preset": "medium"}
+
+    def _prepared(self, frame: Image.Image) -> Image.Image:
+        return frame if frame.size == self._size else frame.crop((0, 0, *self._size))
+
+
+class ApngEncoder(_ConstantRateEncoder):
+    """Animated PNG at a constant ``fps``: lossless, so its decoded frames are the frames given, byte for byte
+    (per-frame delays are not kept, as in MP4). It loops forever."""
+
+    def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
+                 _delays: Sequence[Fraction] | None = None) -> None:
+        self._open(path, "apng", "apng", fps, size, "rgb24", {"plays": "0"})
+
+    def _prepared(self, frame: Image.Image) -> Image.Image:
+        return frame.convert("RGB")
 
 
 _CENTISECOND = Fraction(1, 100)
@@ -153,8 +180,9 @@ class WebpEncoder:
             self._file.close()
 
 
-ENCODERS: dict[str, type[Mp4Encoder] | type[GifEncoder] | type[WebpEncoder]] = {
+ENCODERS: dict[str, type[Mp4Encoder] | type[GifEncoder] | type[WebpEncoder] | type[ApngEncoder]] = {
     "mp4": Mp4Encoder,
     "gif": GifEncoder,
     "webp": WebpEncoder,
+    "apng": ApngEncoder,
 }

@@ -17,12 +17,12 @@ if TYPE_CHECKING:
 
     from dgenerate.media._encoders import Encoder
 
-AnimationFormat = Literal["mp4", "gif", "webp"]
+AnimationFormat = Literal["mp4", "gif", "webp", "apng"]
 ANIMATION_FORMATS: tuple[str, ...] = get_args(AnimationFormat)
 
 
 class AnimationWriter:
-    """Encodes frames as they arrive into ``path`` (mp4, gif or webp) at exactly ``fps``.
+    """Encodes frames as they arrive into ``path`` (mp4, gif, webp or apng: only apng is lossless) at exactly ``fps``.
 
     ``delays`` (seconds per frame, as a GIF, WebP or APNG input stores them) make a GIF or WebP show each frame for
     what the input said, 0 included, rounded once to the format's unit; mp4 always runs at ``fps``.

@@ -36,4 +36,5 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
     scheduler = scheduler_config.get("_class_name")
     if not isinstance(scheduler, str):
         raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
-    return ModelFacts(scale * own.patch, (side, side), scheduler, scheduler_config, index_class(folder, spec.path))
+    return ModelFacts(scale * own.patch, own.default_size or (side, side), scheduler, scheduler_config,
+                      index_class(folder, spec.path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dgenerate.errors import UsageError
@@ -30,6 +31,8 @@ FLOW_SCHEDULER_NAMES = (
     "FlowMatchHeunDiscreteScheduler",
     "FlowMatchLCMScheduler",
 )
+# Multistep solvers that run flow matching when their configuration says use_flow_sigmas (Wan's own scheduler)
+FLOW_SIGMA_SCHEDULER_NAMES = ("UniPCMultistepScheduler", "DPMSolverMultistepScheduler")
 _STEP_NOISE_OFFSET = 0x9E3779B97F4A7C15  # step noise of image `seed` comes from seed + this (mod 2**64)
 
 # The names AUTOMATIC1111 shows for each scheduler, for the "parameters" text other tools read.
@@ -77,13 +80,18 @@ def flow_matching_types() -> str:
     return types[0] if len(types) == 1 else ", ".join(types[:-1]) + " and " + types[-1]
 
 
-def check_kind(name: str, family: Family) -> None:
-    """Flow-matching families take flow-matching schedulers and the others the rest: one line before any work."""
+def check_kind(name: str, family: Family, config: Mapping[str, Any] | None = None) -> None:
+    """Flow-matching families take flow-matching schedulers and the others the rest: one line before any work. A
+    model whose own scheduler predicts flow with flow sigmas (Wan's UniPC) also takes the schedulers that can."""
     if is_flow_scheduler(name) == family.flow_matching:
         return
+    if family.flow_matching and config is not None and config.get("use_flow_sigmas") \
+            and name in FLOW_SIGMA_SCHEDULER_NAMES:
+        return
     if family.flow_matching:
+        flow_sigmas = FLOW_SIGMA_SCHEDULER_NAMES if config is not None and config.get("use_flow_sigmas") else ()
         raise UsageError(f"--scheduler {name} does not run {family.model_type} models, which denoise by flow matching; "
-                         f"use one of: {', '.join(FLOW_SCHEDULER_NAMES)}")
+                         f"use one of: {', '.join((*FLOW_SCHEDULER_NAMES, *flow_sigmas))}")
     raise UsageError(f"--scheduler {name} is a flow-matching scheduler, for {flow_matching_types()} models; "
                      f"{family.model_type} models use: {', '.join(SCHEDULER_NAMES)}")
 

@@ -72,7 +72,8 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
     finally:
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
-    return result.images if output_type == "latent" else list(result.images)
+    made = result.frames if hasattr(result, "frames") else result.images  # a video pipeline's clips, or pictures
+    return made if output_type == "latent" else list(made)
 
 
 def _vae_memory(pipeline: Any, job: Job) -> None:

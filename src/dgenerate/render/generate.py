@@ -17,7 +17,7 @@ from dgenerate.processors import apply_processors
 from dgenerate.render.calls import call_pipeline, call_slots, refined
 from dgenerate.render.image_seeds import seeded_results
 from dgenerate.render.progress import Progress
-from dgenerate.render.results import Frame, Result, Still
+from dgenerate.render.results import Clip, Frame, Result, Still
 from dgenerate.resolve import hires_schedule, hires_size, job_pipeline
 
 
@@ -92,12 +92,16 @@ def render_results(groups: Sequence[list[Job]], cache: ModelCache, progress: Pro
         if group[0].image_seed is not None:
             yield from map(post_processed, seeded_results(model, group[0], progress, downloads))
             continue
-        for job, image in zip(group, generate(model, group, progress), strict=True):
-            yield post_processed(Still(job, image, model.environment))
+        video = family(model.spec.model_type).frames_multiple > 0
+        for job, made in zip(group, generate(model, group, progress), strict=True):
+            yield post_processed(Clip(job, list(made), model.environment) if video else
+                                 Still(job, made, model.environment))
 
 
 def post_processed(result: Result) -> Result:
     """A picture through its job's --post-processors (what is written; the rest passes as it is)."""
     if isinstance(result, Still | Frame) and result.job.post_processors:
         return replace(result, image=apply_processors(result.image, result.job.post_processors))
+    if isinstance(result, Clip) and result.job.post_processors:
+        return replace(result, frames=[apply_processors(frame, result.job.post_processors) for frame in result.frames])
     return result

@@ -27,7 +27,7 @@ from dgenerate.jobs import Job
 from dgenerate.media._atomic import discard, publish, refuse_existing, temp_path, why
 from dgenerate.naming import frame_stem, image_stem, numbered
 from dgenerate.render.progress import Progress
-from dgenerate.render.results import AnimationEnd, AnimationStart, Frame, Result, Still
+from dgenerate.render.results import AnimationEnd, AnimationStart, Clip, Frame, Result, Still
 
 QUEUE_SIZE = 8  # pictures waiting for the writer at most; the render stage waits for room beyond that
 
@@ -256,6 +256,8 @@ class OutputStage:
             self._start(result)
         elif isinstance(result, Frame):
             self._frame(result)
+        elif isinstance(result, Clip):
+            self._clip(result)
         else:
             self._finish(result)
 
@@ -291,6 +293,35 @@ class OutputStage:
         animation.paths.append(path)
         animation.writer.write(frame.image)
         self.progress.image_done(path)
+
+    def _clip(self, clip: Clip) -> None:
+        """A video model's clip: its animation file, each frame as a PNG (lossless, whatever the animation format;
+        with the clip's config in its metadata when asked, so a frame makes its clip again), then the clip's config,
+        written once the rest is whole."""
+        from fractions import Fraction
+
+        from dgenerate.media import AnimationFormat, AnimationWriter
+        from dgenerate.media.writers import encode_png
+        from dgenerate.reproduce import A1111_CHUNK, CONFIG_CHUNK, a1111_parameters, config_text
+
+        job = clip.job
+        assert job.frame_rate is not None, "resolved clips record their frame rate"
+        folder = Path(job.output.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = animation_stem(job)
+        path = folder / f"{stem}.{job.output.animation_format}"
+        fps = Fraction(job.frame_rate).limit_denominator(1001)
+        with AnimationWriter(path, cast(AnimationFormat, job.output.animation_format), fps, clip.frames[0].size) \
+                as writer:
+            for frame in clip.frames:
+                writer.write(frame)
+        config = config_text(job, clip.environment)
+        chunks = {CONFIG_CHUNK: config, A1111_CHUNK: a1111_parameters(job)} if job.output.metadata else {}
+        paths = [path] + [write_new(folder, frame_stem(stem, index), {".png": encode_png(frame, chunks)})
+                          for index, frame in enumerate(clip.frames)]
+        if job.output.configs:
+            write_new(folder, stem, {".dgen": config.encode()})
+        self._done(job, paths)
 
     def _finish(self, end: AnimationEnd) -> None:
         from dgenerate.reproduce import config_text

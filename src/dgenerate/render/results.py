@@ -2,6 +2,7 @@
 
 A text-to-image or still image seed job gives one `Still`; an animated image seed gives `AnimationStart`, a `Frame`
 per frame in order, then `AnimationEnd` once every frame is made (an interrupted or failed animation has no end).
+A video model's job gives one `Clip`, its frames as the pipeline decoded them.
 Each picture carries the environment line its config records (libraries and machine that rendered it), so results
 from Ray workers are written as their own.
 """
@@ -43,4 +44,11 @@ class AnimationEnd:
     environment: str
 
 
-Result = Still | AnimationStart | Frame | AnimationEnd
+@dataclass(frozen=True)
+class Clip:
+    job: Job
+    frames: list[Any]  # PIL images, in order
+    environment: str
+
+
+Result = Still | AnimationStart | Frame | AnimationEnd | Clip

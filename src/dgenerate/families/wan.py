@@ -1,0 +1,35 @@
+"""Wan 2.1 text to video: a 3D transformer in 1x2x2 patches over Wan's causal video VAE (8 times smaller a side, 4
+times fewer frames), a UMT5 text encoder, flow matching (its models ship UniPC with flow sigmas). A job makes one clip
+of `frames` frames (a multiple of 4 plus one), written as an animation at `frame_rate` frames a second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dgenerate.families._family import MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline
+from dgenerate.jobs import Job
+
+
+def _clip_arguments(job: Job) -> dict[str, Any]:
+    assert job.frames is not None, "resolved Wan jobs record their frame count"
+    return {"num_frames": job.frames}
+
+
+FAMILY = Family(
+    model_type="torch-wan",
+    name="Wan",
+    order=13,
+    index_classes=("WanPipeline",),
+    pipelines={"text": Pipeline("WanPipeline")},
+    denoiser="transformer",
+    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH}),
+    patch=2,
+    flow_matching=True,
+    default_sequence_length=512,
+    frames_multiple=4,
+    default_frames=81,  # WanPipeline's default: 5 seconds at 16 frames a second
+    default_frame_rate=16.0,
+    default_size=(832, 480),  # WanPipeline's default, 480p
+    needs="a prompt alone: dgenerate runs Wan text to video",
+    call_arguments=_clip_arguments,
+)

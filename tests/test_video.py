@@ -1,0 +1,169 @@
+"""Video models (Wan) over the grid: a job makes one clip, written as an animation and as its frames' PNGs, recorded
+and made again byte for byte from its config and from a frame's metadata; frame counts are a grid axis checked
+against the model's rule; the dry run, --resume and the contact sheet know clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import dgenerate
+from dgenerate.cli import parse_invocation
+from dgenerate.models.cache import ModelCache
+from dgenerate.reproduce import read_config, read_png_config, recorded_job_id
+from tests.conftest import RunCli
+from tests.models.conftest import assert_close
+
+_CACHE = ModelCache()
+_CLIP = ("--output-size", "48x32", "--frames", "9", "--inference-steps", "3", "--prompts", "a red circle",
+         "--cpu-threads", "1", "--output-configs", "--output-metadata")
+
+
+def _argv(model: Path, *more: str) -> list[str]:
+    return [str(model), *_CLIP, *more]
+
+
+def _render(argv: list[str], folder: Path) -> list[tuple[dgenerate.Job, list[Path]]]:
+    from dgenerate.render.loop import render_with_jobs
+
+    return render_with_jobs(parse_invocation([*argv, "-o", str(folder)])[0], _CACHE, progress=False)
+
+
+def _decoded(path: Path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def _frames(paths: list[Path]) -> list[bytes]:
+    """The frame PNGs' pixels (what the pipeline decoded), each checked not blank."""
+    pixels = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
+    assert all(each.std() > 1 for each in pixels), "a blank frame would reproduce trivially"
+    return [each.tobytes() for each in pixels]
+
+
+def test_a_clip_is_the_pipelines_frames_written_as_an_animation_and_as_pngs(tiny_wan: Path, tmp_path: Path) -> None:
+    import torch
+    from diffusers import WanPipeline
+
+    ((job, paths),) = _render(_argv(tiny_wan, "--seeds", "7", "-af", "apng"), tmp_path / "run")
+    clip, frames = paths[0], paths[1:]
+    assert clip.name == "s_7_g_5-0_i_3_nf_9_step_1.apng" and len(frames) == 9
+    assert [path.name for path in frames] == [f"s_7_g_5-0_i_3_nf_9_step_1_frame_{k}.png" for k in range(9)]
+    assert (job.frames, job.frame_rate, job.width, job.height) == (9, 16.0, 48, 32)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job records
+    try:
+        plain = WanPipeline.from_pretrained(tiny_wan)(
+            "a red circle", negative_prompt="", height=32, width=48, num_frames=9, num_inference_steps=3,
+            guidance_scale=5.0, generator=[torch.Generator().manual_seed(7)], output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(frames) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
+    assert [each.tobytes() for each in _decoded(clip)] == _frames(frames), "APNG is lossless"
+    assert len(set(_frames(frames))) > 1, "the frames move"
+
+
+def test_an_mp4_clip_holds_its_frames_within_h264s_loss(tiny_wan: Path, tmp_path: Path) -> None:
+    ((_, paths),) = _render(_argv(tiny_wan, "--seeds", "7", "--output-size", "64x64"), tmp_path)
+    decoded = _decoded(paths[0])
+    assert len(decoded) == 9 and decoded[0].shape == (64, 64, 3)
+    for frame, png in zip(decoded, paths[1:], strict=True):
+        difference = np.abs(frame.astype(int) - np.asarray(Image.open(png).convert("RGB")))
+        assert difference.mean() < 4, "lossy, at crf 18"
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_a_clip_is_made_again_from_its_config_and_from_a_frames_metadata(
+        tiny_wan: Path, batch_size: int, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = _argv(tiny_wan, "--seeds", "11", "22", "--batch-size", str(batch_size), "-af", "apng")
+    written = _render(argv, tmp_path / "run")
+    (job, paths) = written[1]
+    config = paths[0].with_suffix(".dgen")
+    recorded = config.read_text()
+    assert read_config(recorded) == [job] and recorded_job_id(recorded) == job.job_id
+    assert "--frames 9" in recorded and "--frame-rate 16" in recorded and "--animation-format apng" in recorded
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:])
+    assert again[0].read_bytes() == paths[0].read_bytes(), "the same APNG, byte for byte"
+
+    (tmp_path / "png").mkdir()
+    monkeypatch.chdir(tmp_path / "png")
+    result = run_cli(stdin=read_png_config(paths[5]))  # a frame's metadata makes its whole clip
+    assert result.code == 0, result.err
+    frames = sorted((tmp_path / "png" / "output").glob("*_frame_*.png"), key=lambda path: int(path.stem.split("_")[-1]))
+    assert _frames(frames) == _frames(paths[1:])
+
+    alone = _render(_argv(tiny_wan, "--seeds", "22"), tmp_path / "alone")
+    if batch_size == 1:
+        assert _frames(alone[0][1][1:]) == _frames(paths[1:])
+    else:  # another batch shape: within the documented bound
+        for single, batched in zip(_frames(alone[0][1][1:]), _frames(paths[1:]), strict=True):
+            assert_close(single, batched)
+
+
+def test_frame_counts_are_a_grid_axis_in_the_names(tiny_wan: Path, tmp_path: Path) -> None:
+    argv = [str(tiny_wan), "--output-size", "32x32", "--frames", "5", "13", "--inference-steps", "2", "--prompts",
+            "a cat", "--seeds", "3", "--frame-rate", "8", "-af", "apng"]
+    written = _render(argv, tmp_path)
+    assert [(job.frames, job.frame_rate, paths[0].name, len(paths) - 1) for job, paths in written] == [
+        (5, 8.0, "s_3_g_5-0_i_2_nf_5_step_1.apng", 5), (13, 8.0, "s_3_g_5-0_i_2_nf_13_step_2.apng", 13)]
+    with Image.open(written[1][1][0]) as apng:
+        assert (apng.n_frames, apng.info["duration"]) == (13, 125), "8 frames a second"
+
+
+def test_the_dry_run_resume_and_contact_sheet_know_clips(tiny_wan: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    argv = [*_argv(tiny_wan, "--seeds", "1", "2"), "-o", str(tmp_path)]
+    listed = run_cli(*argv, "--dry-run")
+    assert listed.code == 0 and "s_1_g_5-0_i_3_nf_9_step_1.mp4 48x32" in listed.out
+    assert "clip of 9 frames at 16 a second, written also as" in listed.out and not list(tmp_path.iterdir())
+    assert run_cli(*argv, "--contact-sheet").code == 0
+    with Image.open(tmp_path / "contact-sheet.png") as sheet:
+        strip = np.asarray(sheet.convert("RGB"))
+    assert strip.shape[1] > 2 * 4 * 48 * 0.9, "each cell a strip of four frames"
+    for suffix in (".mp4", ".dgen"):
+        (tmp_path / f"s_2_g_5-0_i_3_nf_9_step_2{suffix}").unlink()
+    resumed = run_cli(*argv, "--resume")
+    assert resumed.code == 0, resumed.err
+    assert "1 of 2 images are already made" in resumed.err
+    assert (tmp_path / "s_2_g_5-0_i_3_nf_9_step_2.mp4").is_file()
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (("--frames", "10"), "--frames 10 is not a multiple of 4 plus one, which Wan models need; use 9 or 13"),
+    (("--output-size", "40x32"), "--output-size 40x32 is not a multiple of 16"),
+    (("--image-seeds", "{image}"), "is a Wan model, which runs text to image only: give a prompt alone"),
+    (("--scheduler", "EulerDiscreteScheduler"), "does not run torch-wan models, which denoise by flow matching; use "
+     "one of: FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteScheduler, FlowMatchLCMScheduler, "
+     "UniPCMultistepScheduler, DPMSolverMultistepScheduler"),
+])
+def test_a_clip_off_the_models_rules_is_one_line(tiny_wan: Path, tmp_path: Path, run_cli: RunCli,
+                                                 more: tuple[str, ...], message: str) -> None:
+    image = tmp_path / "seed.png"
+    Image.new("RGB", (48, 32), "red").save(image)
+    result = run_cli(*_argv(tiny_wan), *(word.format(image=image) for word in more), "-o", str(tmp_path / "out"))
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) <= 2 and not (tmp_path / "out").exists()
+
+
+def test_wans_own_scheduler_and_the_flow_matching_ones_run_it(tiny_wan: Path, tmp_path: Path) -> None:
+    made = {}
+    for scheduler in ("UniPCMultistepScheduler", "DPMSolverMultistepScheduler", "FlowMatchEulerDiscreteScheduler"):
+        ((job, paths),) = _render(_argv(tiny_wan, "--seeds", "4", "--scheduler", scheduler), tmp_path / scheduler)
+        assert job.scheduler == scheduler
+        made[scheduler] = _frames(paths[1:])
+    assert len({tuple(frames) for frames in made.values()}) == 3, "each scheduler makes its own clip"
+
+
+def test_an_image_model_refuses_frames(tiny_model: Path, run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli(str(tiny_model), "--frames", "9", "-o", str(tmp_path))
+    assert result.code == 2
+    assert "--frames is for video models (torch-wan)" in result.err and "leave it out" in result.err
