@@ -158,7 +158,8 @@ chroma_transformer = _as_released("chroma_transformer")
 flux_gguf = _as_released("flux_gguf")  # the fifth wave's GGUF transformer
 tiny_depth = _as_released("tiny_depth")  # the depth processor's model
 tiny_pose = _as_released("tiny_pose")  # the pose processor's model
-tiny_wan = _as_released("tiny_wan")  # the first video family
+tiny_wan = _as_released("tiny_wan")  # the video families
+tiny_ltx = _as_released("tiny_ltx")
 
 
 @pytest.fixture(scope="session")

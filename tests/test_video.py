@@ -1,6 +1,6 @@
-"""Video models (Wan) over the grid: a job makes one clip, written as an animation and as its frames' PNGs, recorded
-and made again byte for byte from its config and from a frame's metadata; frame counts are a grid axis checked
-against the model's rule; the dry run, --resume and the contact sheet know clips."""
+"""Video models (Wan, LTX-Video) over the grid: a job makes one clip, written as an animation and as its frames'
+PNGs, recorded and made again byte for byte from its config and from a frame's metadata; frame counts are a grid axis
+checked against the model's rule; the dry run, --resume and the contact sheet know clips."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def test_the_dry_run_resume_and_contact_sheet_know_clips(tiny_wan: Path, tmp_pat
 
 
 @pytest.mark.parametrize(("more", "message"), [
-    (("--frames", "10"), "--frames 10 is not a multiple of 4 plus one, which Wan models need; use 9 or 13"),
+    (("--frames", "10"), "--frames 10 is not a multiple of 4 plus one, which this Wan model needs; use 9 or 13"),
     (("--output-size", "40x32"), "--output-size 40x32 is not a multiple of 16"),
     (("--image-seeds", "{image}"), "is a Wan model, which runs text to image only: give a prompt alone"),
     (("--scheduler", "EulerDiscreteScheduler"), "does not run torch-wan models, which denoise by flow matching; use "
@@ -166,4 +166,53 @@ def test_wans_own_scheduler_and_the_flow_matching_ones_run_it(tiny_wan: Path, tm
 def test_an_image_model_refuses_frames(tiny_model: Path, run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli(str(tiny_model), "--frames", "9", "-o", str(tmp_path))
     assert result.code == 2
-    assert "--frames is for video models (torch-wan)" in result.err and "leave it out" in result.err
+    assert "--frames is for video models (torch-wan, torch-ltx)" in result.err and "leave it out" in result.err
+
+
+def _plain_ltx(model: Path, seed: int, frame_rate: float) -> list[bytes]:
+    import torch
+    from diffusers import LTXPipeline
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job records
+    try:
+        frames = LTXPipeline.from_pretrained(model)(
+            "a red circle", negative_prompt="", height=32, width=64, num_frames=9, frame_rate=frame_rate,
+            num_inference_steps=3, guidance_scale=5.0, generator=[torch.Generator().manual_seed(seed)],
+            output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    return [np.asarray(frame).tobytes() for frame in frames]
+
+
+def test_an_ltx_clip_is_the_pipelines_frames_at_the_frame_rate_it_is_told(tiny_ltx: Path, tmp_path: Path) -> None:
+    runs = {rate: _render(_argv(tiny_ltx, "--output-size", "64x32", "--seeds", "5", "--frame-rate", rate),
+                          tmp_path / rate) for rate in ("25", "12")}
+    ((job, paths),) = runs["25"]
+    assert (job.model.model_type, job.frames, job.frame_rate, job.width, job.height) == ("torch-ltx", 9, 25.0, 64, 32)
+    assert _frames(paths[1:]) == _plain_ltx(tiny_ltx, 5, 25.0), "plain diffusers, byte for byte"
+    assert _frames(runs["12"][0][1][1:]) == _plain_ltx(tiny_ltx, 5, 12.0), "LTX reads the frame rate"
+    assert _frames(runs["12"][0][1][1:]) != _frames(paths[1:])
+
+
+def test_an_ltx_clip_is_made_again_from_its_config(tiny_ltx: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    ((job, paths),) = _render(_argv(tiny_ltx, "--output-size", "64x32", "--seeds", "8", "-af", "apng",
+                                    "--max-sequence-length", "64"), tmp_path / "run")
+    recorded = paths[0].with_suffix(".dgen").read_text()
+    assert read_config(recorded) == [job] and "--model-type torch-ltx" in recorded
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:]) and again[0].read_bytes() == paths[0].read_bytes()
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (("--frames", "11"), "--frames 11 is not a multiple of 4 plus one, which this LTX-Video model needs; use 9 or 13"),
+    (("--output-size", "48x32"), "--output-size 48x32 is not a multiple of 32"),
+])
+def test_an_ltx_clip_off_its_rules_is_one_line(tiny_ltx: Path, tmp_path: Path, run_cli: RunCli,
+                                               more: tuple[str, ...], message: str) -> None:
+    result = run_cli(*_argv(tiny_ltx, "--output-size", "64x32"), *more, "-o", str(tmp_path / "out"))
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "out").exists()

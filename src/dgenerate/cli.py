@@ -166,10 +166,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         f"{supporting(TAYLORSEER)} (attention predicted between whole steps). Settings left out are at these "
         "defaults; the images change a little, and each is recorded and replays exactly.")
     add("--frames", nargs="+", metavar="COUNT", help=f"{supporting(VIDEO)}: clip lengths to try, in frames (a grid "
-        "axis), each by the model's rule (Wan: a multiple of 4 plus one, such as 33 or 81). (default: the model's "
-        "own, 81 for Wan)")
+        "axis), each by the model's VAE's rule (Wan: a multiple of 4 plus one, such as 33 or 81; LTX-Video: of 8 "
+        "plus one, such as 97). (default: the pipeline's own, 81 for Wan, 161 for LTX-Video)")
     add("--frame-rate", metavar="FPS", help=f"{supporting(VIDEO)}: the clips' frames a second, as written and as the "
-        "model is told where it reads it. (default: the model's own, 16 for Wan)")
+        "model is told where it reads it (LTX-Video does). (default: the model's own, 16 for Wan, 25 for LTX-Video)")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "

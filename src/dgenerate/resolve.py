@@ -128,7 +128,7 @@ class Resolver:
         job = replace(job, model=spec, scheduler=job.scheduler or facts.scheduler,
                       cpu_threads=_cpu_threads(job, spec), high_noise_fraction=_fraction(job, spec),
                       control_nets=tuple(replace(net, path=_absolute(net.path)) for net in job.control_nets))
-        job = _clip(_family_fields(job, facts))
+        job = _clip(_family_fields(job, facts), facts)
         self._check_schedule(job, facts)
         width, height = self._size(job, facts)
         job = replace(job, width=width, height=height)
@@ -327,17 +327,18 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
                    strength=_strength(job, pipeline, what))
 
 
-def _clip(job: Job) -> Job:
-    """A video family's frame count (checked against its rule) and frame rate, its defaults where not given."""
-    own = family(job.model.model_type)
-    if not own.frames_multiple:
+def _clip(job: Job, facts: ModelFacts) -> Job:
+    """A video model's frame count (checked against its VAE's rule) and frame rate, its family's defaults where not
+    given."""
+    own, multiple = family(job.model.model_type), facts.frames_multiple
+    if not multiple:
         return job
     frames = job.frames or own.default_frames
-    if (frames - 1) % own.frames_multiple:
-        below = (frames - 1) // own.frames_multiple * own.frames_multiple + 1
-        nearest = " or ".join(str(count) for count in (below, below + own.frames_multiple) if count >= 1)
-        raise UsageError(f"--frames {frames} is not a multiple of {own.frames_multiple} plus one, which {own.name} "
-                         f"models need; use {nearest}")
+    if (frames - 1) % multiple:
+        below = (frames - 1) // multiple * multiple + 1
+        nearest = " or ".join(str(count) for count in (below, below + multiple) if count >= 1)
+        raise UsageError(f"--frames {frames} is not a multiple of {multiple} plus one, which this {own.name} model "
+                         f"needs; use {nearest}")
     return replace(job, frames=frames, frame_rate=job.frame_rate or own.default_frame_rate)
 
 

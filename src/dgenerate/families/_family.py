@@ -127,6 +127,8 @@ class Family:
     # A video family's clips: frame counts are multiples of `frames_multiple` plus one (the VAE's temporal factor;
     # 0: an image family), by default `default_frames` at `default_frame_rate` frames a second
     frames_multiple: int = 0
+    # where the VAE's configuration says it (LTX's VAEs differ): its temporal factor, read from that configuration
+    temporal_factor: Callable[[Mapping[str, Any]], int] | None = None
     default_frames: int = 0
     default_frame_rate: float = 0.0
     default_size: tuple[int, int] | None = None  # (width, height) when no size is given; None: the sample size square

@@ -20,6 +20,7 @@ class ModelFacts:
     scheduler: str
     scheduler_config: dict[str, Any]
     index_class: str = ""  # the class model_index.json names (FluxFillPipeline for a Flux Fill model)
+    frames_multiple: int = 0  # a video model's clips are this many frames, times any count, plus one (0: pictures)
 
 
 def model_facts(spec: ModelSpec) -> ModelFacts:
@@ -36,5 +37,6 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
     scheduler = scheduler_config.get("_class_name")
     if not isinstance(scheduler, str):
         raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
+    frames = own.temporal_factor(vae) if own.temporal_factor is not None else own.frames_multiple
     return ModelFacts(scale * own.patch, own.default_size or (side, side), scheduler, scheduler_config,
-                      index_class(folder, spec.path))
+                      index_class(folder, spec.path), frames)

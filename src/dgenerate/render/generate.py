@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dgenerate.families import Pipeline, family
+from dgenerate.families import VIDEO, Pipeline, family
 from dgenerate.jobs import Job
 from dgenerate.models.cache import ModelCache
 from dgenerate.models.loader import LoadedModel
@@ -92,7 +92,7 @@ def render_results(groups: Sequence[list[Job]], cache: ModelCache, progress: Pro
         if group[0].image_seed is not None:
             yield from map(post_processed, seeded_results(model, group[0], progress, downloads))
             continue
-        video = family(model.spec.model_type).frames_multiple > 0
+        video = VIDEO in family(model.spec.model_type).supports
         for job, made in zip(group, generate(model, group, progress), strict=True):
             yield post_processed(Clip(job, list(made), model.environment) if video else
                                  Still(job, made, model.environment))
