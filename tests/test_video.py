@@ -140,7 +140,8 @@ def test_the_dry_run_resume_and_contact_sheet_know_clips(tiny_wan: Path, tmp_pat
 @pytest.mark.parametrize(("more", "message"), [
     (("--frames", "10"), "--frames 10 is not a multiple of 4 plus one, which this Wan model needs; use 9 or 13"),
     (("--output-size", "40x32"), "--output-size 40x32 is not a multiple of 16"),
-    (("--image-seeds", "{image}"), "is a Wan model, which runs text to image only: give a prompt alone"),
+    (("--image-seeds", "{image}"), "is a Wan model, which runs text to video only: give a prompt alone (an image to "
+     "start from needs a Wan image-to-video model)"),
     (("--scheduler", "EulerDiscreteScheduler"), "does not run torch-wan models, which denoise by flow matching; use "
      "one of: FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteScheduler, FlowMatchLCMScheduler, "
      "UniPCMultistepScheduler, DPMSolverMultistepScheduler"),
@@ -216,3 +217,43 @@ def test_an_ltx_clip_off_its_rules_is_one_line(tiny_ltx: Path, tmp_path: Path, r
     result = run_cli(*_argv(tiny_ltx, "--output-size", "64x32"), *more, "-o", str(tmp_path / "out"))
     assert result.code == 2 and message in result.err and "Traceback" not in result.err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_wan_image_to_video_clip_starts_from_the_image_seed(tiny_wan_i2v: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from diffusers import WanImageToVideoPipeline
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), "navy").save(photo)
+    ((job, paths),) = _render([str(tiny_wan_i2v), "--image-seeds", str(photo), *_CLIP[2:], "--seeds", "6", "-af",
+                               "apng"], tmp_path / "run")
+    assert (job.width, job.height, job.frames, job.strength) == (64, 48, 9, None), "the seed's size, no strength"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain = WanImageToVideoPipeline.from_pretrained(tiny_wan_i2v)(
+            image=Image.open(photo).convert("RGB"), prompt="a red circle", negative_prompt="", height=48, width=64,
+            num_frames=9, num_inference_steps=3, guidance_scale=5.0, generator=[torch.Generator().manual_seed(6)],
+            output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
+    recorded = paths[0].with_suffix(".dgen").read_text()
+    assert f"--image-seeds '{photo};64x48'" in recorded and read_config(recorded) == [job]
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:]) and again[0].read_bytes() == paths[0].read_bytes()
+
+
+def test_a_wan_image_to_video_model_needs_an_image_and_takes_no_strength(tiny_wan_i2v: Path, tmp_path: Path,
+                                                                          run_cli: RunCli) -> None:
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), "navy").save(photo)
+    for more, message in (((), "is a Wan image-to-video model, which starts its clip from an image: give --image-seeds "
+                                "photo.png"),
+                          (("--image-seeds", str(photo), "--image-seed-strengths", "0.5"),
+                           "a Wan image-to-video model takes no strength")):
+        result = run_cli(str(tiny_wan_i2v), *_CLIP[2:], *more, "-o", str(tmp_path / "out"))
+        assert result.code == 2 and message in result.err and not (tmp_path / "out").exists()

@@ -171,7 +171,7 @@ class Family:
             return f"{article(variant.name)} model"
         if control:
             return f"{self.name} with --control-nets" + (" and an image to change" if mode != "text" else "")
-        return f"{self.name} ({_mode_word(mode, self.pipelines, self.edit_word)})"
+        return f"{self.name} ({_mode_word(mode, self.pipelines, self.edit_word, VIDEO in self.supports)})"
 
     def variant(self, index_class: str) -> Variant | None:
         return next((each for each in self.variants if each.index_class == index_class), None)
@@ -195,7 +195,8 @@ class Family:
         if not control:
             if mode not in self.pipelines:
                 raise UsageError(f"model_path {model!r} is {article(self.name)} model, which runs "
-                                 f"{_modes(self.pipelines, self.edit_word)} only: give {self.needs}")
+                                 f"{_modes(self.pipelines, self.edit_word, VIDEO in self.supports)} only: give "
+                                 f"{self.needs}")
             return self.pipelines[mode]
         if mode not in self.control_pipelines:
             raise UsageError(f"--control-nets with {self.name} guide {_modes(self.control_pipelines)} only"
@@ -212,11 +213,14 @@ def article(name: str) -> str:
     return f"an {name}" if spoken_vowel else f"a {name}"
 
 
-def _mode_word(mode: Mode, pipelines: Mapping[Mode, Pipeline], edit_word: str) -> str:
-    """'img2img', or the family's `edit_word` where its image-to-image pipeline takes no strength."""
+def _mode_word(mode: Mode, pipelines: Mapping[Mode, Pipeline], edit_word: str, video: bool = False) -> str:
+    """'img2img', or the family's `edit_word` where its image-to-image pipeline takes no strength; 'text to video'
+    for a video family."""
+    if video and mode == "text":
+        return "text to video"
     edits = mode == "img2img" and mode in pipelines and not pipelines[mode].strength
     return edit_word if edits else _MODE_WORDS[mode]
 
 
-def _modes(pipelines: Mapping[Mode, Pipeline], edit_word: str = "editing") -> str:
-    return " and ".join(_mode_word(mode, pipelines, edit_word) for mode in MODES if mode in pipelines)
+def _modes(pipelines: Mapping[Mode, Pipeline], edit_word: str = "editing", video: bool = False) -> str:
+    return " and ".join(_mode_word(mode, pipelines, edit_word, video) for mode in MODES if mode in pipelines)

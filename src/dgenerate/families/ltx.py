@@ -43,6 +43,6 @@ FAMILY = Family(
     default_frames=161,  # LTXPipeline's default: 6.4 seconds at 25 frames a second
     default_frame_rate=25.0,
     default_size=(704, 512),
-    needs="a prompt alone: dgenerate runs LTX-Video text to video",
+    needs="a prompt alone (dgenerate runs LTX-Video's text-to-video pipeline)",
     call_arguments=_clip_arguments,
 )

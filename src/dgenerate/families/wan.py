@@ -1,12 +1,14 @@
-"""Wan 2.1 text to video: a 3D transformer in 1x2x2 patches over Wan's causal video VAE (8 times smaller a side, 4
-times fewer frames), a UMT5 text encoder, flow matching (its models ship UniPC with flow sigmas). A job makes one clip
-of `frames` frames (a multiple of 4 plus one), written as an animation at `frame_rate` frames a second."""
+"""Wan 2.1: a 3D transformer in 1x2x2 patches over Wan's causal video VAE (8 times smaller a side, 4 times fewer
+frames), a UMT5 text encoder, flow matching (its models ship UniPC with flow sigmas). A job makes one clip of `frames`
+frames (a multiple of 4 plus one), written as an animation at `frame_rate` frames a second. Text-to-video folders
+(WanPipeline) start from the prompt alone; image-to-video folders (WanImageToVideoPipeline, with a CLIP image encoder)
+start the clip from the image seed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline
+from dgenerate.families._family import MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline, Variant
 from dgenerate.jobs import Job
 
 
@@ -19,7 +21,7 @@ FAMILY = Family(
     model_type="torch-wan",
     name="Wan",
     order=13,
-    index_classes=("WanPipeline",),
+    index_classes=("WanPipeline", "WanImageToVideoPipeline"),
     pipelines={"text": Pipeline("WanPipeline")},
     denoiser="transformer",
     supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH}),
@@ -30,6 +32,9 @@ FAMILY = Family(
     default_frames=81,  # WanPipeline's default: 5 seconds at 16 frames a second
     default_frame_rate=16.0,
     default_size=(832, 480),  # WanPipeline's default, 480p
-    needs="a prompt alone: dgenerate runs Wan text to video",
+    needs="a prompt alone (an image to start from needs a Wan image-to-video model)",
+    variants=(Variant("WanImageToVideoPipeline", "Wan image-to-video",
+                      {"img2img": Pipeline("WanImageToVideoPipeline", strength=False)},
+                      "which starts its clip from an image: give --image-seeds photo.png"),),
     call_arguments=_clip_arguments,
 )

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dgenerate.families import Pipeline, family
+from dgenerate.families import VIDEO, Pipeline, family
 from dgenerate.jobs import Job
 from dgenerate.media.seeds import SeedFrame
 from dgenerate.models.controlnet import control_net_models
@@ -20,7 +20,7 @@ from dgenerate.models.loader import LoadedModel
 from dgenerate.processors import ProcessorSpec, apply_processors
 from dgenerate.render.calls import call_pipeline, refined
 from dgenerate.render.progress import Progress
-from dgenerate.render.results import AnimationEnd, AnimationStart, Frame, Result, Still
+from dgenerate.render.results import AnimationEnd, AnimationStart, Clip, Frame, Result, Still
 from dgenerate.resolve import denoising_steps, job_pipeline
 
 
@@ -108,7 +108,8 @@ def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
 
 
 def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: Path) -> Iterator[Result]:
-    """The picture of one resolved image seed job: a still, or an animation frame by frame."""
+    """The picture of one resolved image seed job: a still, or an animation frame by frame; a video model's clip
+    from the seed's first frame."""
     from dgenerate.media import open_seed
 
     seed = job.image_seed
@@ -117,6 +118,9 @@ def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: 
     references = [_reference(path, downloads) for path in seed.references]
     with open_seed(_local(seed.image, downloads), _local(seed.mask, downloads), job.frame_start, job.frame_end,
                    [path for path in controls if path is not None]) as source:
+        if VIDEO in family(job.model.model_type).supports:  # a video model's clip starts from the (first) frame
+            yield Clip(job, list(_generate_frame(model, job, next(source), progress, references)), model.environment)
+            return
         if not source.info.animated:
             yield Still(job, _generate_frame(model, job, next(source), progress, references), model.environment)
             return
