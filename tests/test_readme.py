@@ -207,7 +207,7 @@ def test_video_example(run_cli: RunCli, tiny_wan: Path, tmp_path: Path, monkeypa
     result = run_cli(str(tiny_wan), *argv[1:], "--device", "cpu", "--output-size", "48x32", "--inference-steps", "2")
     assert result.code == 0, result.err
     clips = sorted(path.name for path in (tmp_path / "clips").glob("*.apng"))
-    assert clips == ["s_1_g_5-0_i_2_nf_33_step_1.apng", "s_1_g_5-0_i_2_nf_49_step_3.apng",
-                     "s_2_g_5-0_i_2_nf_33_step_2.apng", "s_2_g_5-0_i_2_nf_49_step_4.apng"]
+    assert clips == ["s_1_g_5-0_i_2_nf_33_fs_3-0_step_1.apng", "s_1_g_5-0_i_2_nf_49_fs_3-0_step_3.apng",
+                     "s_2_g_5-0_i_2_nf_33_fs_3-0_step_2.apng", "s_2_g_5-0_i_2_nf_49_fs_3-0_step_4.apng"]
     assert len(list((tmp_path / "clips").glob("*_frame_*.png"))) == 2 * (33 + 49)
     assert all("--model-type torch-wan" in path.read_text() for path in (tmp_path / "clips").glob("*.dgen"))

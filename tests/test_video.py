@@ -52,8 +52,8 @@ def test_a_clip_is_the_pipelines_frames_written_as_an_animation_and_as_pngs(tiny
 
     ((job, paths),) = _render(_argv(tiny_wan, "--seeds", "7", "-af", "apng"), tmp_path / "run")
     clip, frames = paths[0], paths[1:]
-    assert clip.name == "s_7_g_5-0_i_3_nf_9_step_1.apng" and len(frames) == 9
-    assert [path.name for path in frames] == [f"s_7_g_5-0_i_3_nf_9_step_1_frame_{k}.png" for k in range(9)]
+    assert clip.name == "s_7_g_5-0_i_3_nf_9_fs_3-0_step_1.apng" and len(frames) == 9
+    assert [path.name for path in frames] == [f"{clip.stem}_frame_{k}.png" for k in range(9)]
     assert (job.frames, job.frame_rate, job.width, job.height) == (9, 16.0, 48, 32)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the job records
@@ -115,7 +115,8 @@ def test_frame_counts_are_a_grid_axis_in_the_names(tiny_wan: Path, tmp_path: Pat
             "a cat", "--seeds", "3", "--frame-rate", "8", "-af", "apng"]
     written = _render(argv, tmp_path)
     assert [(job.frames, job.frame_rate, paths[0].name, len(paths) - 1) for job, paths in written] == [
-        (5, 8.0, "s_3_g_5-0_i_2_nf_5_step_1.apng", 5), (13, 8.0, "s_3_g_5-0_i_2_nf_13_step_2.apng", 13)]
+        (5, 8.0, "s_3_g_5-0_i_2_nf_5_fs_3-0_step_1.apng", 5),
+        (13, 8.0, "s_3_g_5-0_i_2_nf_13_fs_3-0_step_2.apng", 13)]
     with Image.open(written[1][1][0]) as apng:
         assert (apng.n_frames, apng.info["duration"]) == (13, 125), "8 frames a second"
 
@@ -123,18 +124,18 @@ def test_frame_counts_are_a_grid_axis_in_the_names(tiny_wan: Path, tmp_path: Pat
 def test_the_dry_run_resume_and_contact_sheet_know_clips(tiny_wan: Path, tmp_path: Path, run_cli: RunCli) -> None:
     argv = [*_argv(tiny_wan, "--seeds", "1", "2"), "-o", str(tmp_path)]
     listed = run_cli(*argv, "--dry-run")
-    assert listed.code == 0 and "s_1_g_5-0_i_3_nf_9_step_1.mp4 48x32" in listed.out
+    assert listed.code == 0 and "s_1_g_5-0_i_3_nf_9_fs_3-0_step_1.mp4 48x32" in listed.out
     assert "clip of 9 frames at 16 a second, written also as" in listed.out and not list(tmp_path.iterdir())
     assert run_cli(*argv, "--contact-sheet").code == 0
     with Image.open(tmp_path / "contact-sheet.png") as sheet:
         strip = np.asarray(sheet.convert("RGB"))
     assert strip.shape[1] > 2 * 4 * 48 * 0.9, "each cell a strip of four frames"
     for suffix in (".mp4", ".dgen"):
-        (tmp_path / f"s_2_g_5-0_i_3_nf_9_step_2{suffix}").unlink()
+        (tmp_path / f"s_2_g_5-0_i_3_nf_9_fs_3-0_step_2{suffix}").unlink()
     resumed = run_cli(*argv, "--resume")
     assert resumed.code == 0, resumed.err
     assert "1 of 2 images are already made" in resumed.err
-    assert (tmp_path / "s_2_g_5-0_i_3_nf_9_step_2.mp4").is_file()
+    assert (tmp_path / "s_2_g_5-0_i_3_nf_9_fs_3-0_step_2.mp4").is_file()
 
 
 @pytest.mark.parametrize(("more", "message"), [
@@ -257,3 +258,28 @@ def test_a_wan_image_to_video_model_needs_an_image_and_takes_no_strength(tiny_wa
                            "a Wan image-to-video model takes no strength")):
         result = run_cli(str(tiny_wan_i2v), *_CLIP[2:], *more, "-o", str(tmp_path / "out"))
         assert result.code == 2 and message in result.err and not (tmp_path / "out").exists()
+
+
+def test_flow_shifts_are_a_grid_axis_each_the_schedulers_own_shift(tiny_wan: Path, tmp_path: Path) -> None:
+    import torch
+    from diffusers import UniPCMultistepScheduler, WanPipeline
+
+    written = _render(_argv(tiny_wan, "--seeds", "2", "--flow-shifts", "1.5", "6"), tmp_path / "run")
+    assert [(job.flow_shift, paths[0].name) for job, paths in written] == [
+        (1.5, "s_2_g_5-0_i_3_nf_9_fs_1-5_step_1.mp4"), (6.0, "s_2_g_5-0_i_3_nf_9_fs_6-0_step_2.mp4")]
+    pipeline = WanPipeline.from_pretrained(tiny_wan)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for job, paths in written:
+            pipeline.scheduler = UniPCMultistepScheduler.from_config(pipeline.scheduler.config,
+                                                                     flow_shift=job.flow_shift)
+            plain = pipeline("a red circle", negative_prompt="", height=32, width=48, num_frames=9,
+                             num_inference_steps=3, generator=[torch.Generator().manual_seed(2)],
+                             output_type="pil").frames[0]
+            assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(written[0][1][1:]) != _frames(written[1][1][1:])
+    ((default, _),) = _render(_argv(tiny_wan, "--seeds", "2"), tmp_path / "default")
+    assert default.flow_shift == 3.0, "the model's own shift, recorded"

@@ -27,6 +27,7 @@ from dgenerate.families import (
     DEEPCACHE,
     FAMILIES,
     FIRST_BLOCK_CACHE,
+    FLOW_SHIFT,
     IMAGE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     MODEL_TYPES,
@@ -170,6 +171,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "plus one, such as 97). (default: the pipeline's own, 81 for Wan, 161 for LTX-Video)")
     add("--frame-rate", metavar="FPS", help=f"{supporting(VIDEO)}: the clips' frames a second, as written and as the "
         "model is told where it reads it (LTX-Video does). (default: the model's own, 16 for Wan, 25 for LTX-Video)")
+    add("--flow-shifts", nargs="+", metavar="SHIFT", help=f"{supporting(FLOW_SHIFT)}: the scheduler's flow shifts to "
+        "try (a grid axis): how much of the schedule is spent at high noise; Wan's releases use 3 for 480p and 5 for "
+        "720p. (default: the model's scheduler configuration's, recorded)")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
@@ -447,6 +451,8 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         frames=_numbers(args.frames, "--frames", int, 1, MAX_FRAMES) if args.frames is not None else None,
         frame_rate=_numbers([args.frame_rate], "--frame-rate", float, 0.01, 240)[0]
         if args.frame_rate is not None else None,
+        flow_shifts=_numbers(args.flow_shifts, "--flow-shifts", float, 0.01, 100)
+        if args.flow_shifts is not None else None,
     )
 
 

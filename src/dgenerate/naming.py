@@ -1,8 +1,8 @@
 """Output file names, as dgenerate 0.18 writes them: [prefix_]s_{seed}[_st_{strength}]_g_{guidance}[_tg_{true
 guidance}]_i_{steps}[_hnf_{fraction}]_step_{n} (a variation seed adds _vs_{seed}_vst_{strength} after the seed, a
-hi-res pass _hrs_{scale}_hrst_{strength} after the steps, a video model's clip _nf_{frames} after the steps),
-numbers written as Python writes a float with '-' for the point (`g_7-5`, `g_8-0`, `st_0-9`); the frames of an
-animation add _frame_{k} (k: the frame's number in the input).
+hi-res pass _hrs_{scale}_hrst_{strength} after the steps, a video model's clip _nf_{frames}[_fs_{flow shift}]
+after the steps), numbers written as Python writes a float with '-' for the point (`g_7-5`, `g_8-0`, `st_0-9`); the
+frames of an animation add _frame_{k} (k: the frame's number in the input).
 Every axis a grid can vary but the prompt and the image seed is in the name; those two are told by the step."""
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def image_stem(job: Job) -> str:
     parts.append(f"i_{job.inference_steps}")
     if job.frames is not None:
         parts.append(f"nf_{job.frames}")
+    if job.flow_shift is not None:
+        parts.append(f"fs_{name_number(job.flow_shift)}")
     if job.cache is not None:  # 'deepcache;interval=3;branch=0;warmup=0' -> ca_deepcache-3-0-0
         name, *settings = job.cache.split(";")
         parts.append("ca_" + "-".join([name, *(setting.split("=", 1)[1].replace(".", "-") for setting in settings)]))

@@ -102,6 +102,7 @@ class RenderRequest:
     caches: tuple[str | None, ...] | None = None  # recorded --cache values (dgenerate.caching); None: no caching
     frames: tuple[int, ...] | None = None  # a video model's clip lengths (None: its default)
     frame_rate: float | None = None
+    flow_shifts: tuple[float, ...] | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -297,7 +298,7 @@ def _batch_key(job: Job) -> tuple[object, ...]:
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
             job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
             job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing, job.cache, job.frames,
-            job.frame_rate)
+            job.frame_rate, job.flow_shift)
 
 
 def varied(job: Job) -> bool:
@@ -368,6 +369,7 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     true_guidance: tuple[float | None, ...] = request.true_guidance_scales or (None,)
     image_guidance: tuple[float | None, ...] = request.image_guidance_scales or (None,)
     noise_levels: tuple[int | None, ...] = request.upscaler_noise_levels or (None,)
+    flow_shifts: tuple[float | None, ...] = request.flow_shifts or (None,)
     variations: tuple[int | None, ...] = request.variation_seeds or (None,)
     variation_strengths: tuple[float | None, ...] = request.variation_strengths or (None,)
     hires_scales: tuple[float | None, ...] = request.hires_scales or (None,)
@@ -375,8 +377,8 @@ def cells(request: RenderRequest) -> Iterator[Job]:
         if request.hires_scales else (None,)
     caches: tuple[str | None, ...] = request.caches or (None,)
     frame_counts: tuple[int | None, ...] = request.frames or (None,)
-    seeds = list(itertools.product(frame_counts, caches, hires_scales, hires_strengths, variation_strengths, variations,
-                                   request.seeds))
+    seeds = list(itertools.product(flow_shifts, frame_counts, caches, hires_scales, hires_strengths,
+                                   variation_strengths, variations, request.seeds))
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
     return (
@@ -422,11 +424,12 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             cache=cache,
             frames=frames,
             frame_rate=request.frame_rate,
+            flow_shift=flow_shift,
             index=index,
             output=request.output,
         )
         for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
-                    (frames, cache, hires_scale, hires_strength, variation_strength, variation_seed, seed))
+                    (flow_shift, frames, cache, hires_scale, hires_strength, variation_strength, variation_seed, seed))
         in enumerate(cells, start=1)
     )
 
@@ -456,6 +459,8 @@ def describe_grid(request: RenderRequest) -> str:
         axes.append((len(request.caches), "cache setting"))
     if request.frames:
         axes.append((len(request.frames), "frame count"))
+    if request.flow_shifts:
+        axes.append((len(request.flow_shifts), "flow shift"))
     if request.variation_seeds:
         axes += [(len(request.variation_seeds), "variation seed"),
                  (len(request.variation_strengths or ()), "variation strength")]

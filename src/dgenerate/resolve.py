@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dgenerate.errors import UsageError
 from dgenerate.families import (
+    FLOW_SHIFT,
     MAX_SEQUENCE_LENGTH,
     VARIATION_SEEDS,
     Mode,
@@ -339,7 +340,10 @@ def _clip(job: Job, facts: ModelFacts) -> Job:
         nearest = " or ".join(str(count) for count in (below, below + multiple) if count >= 1)
         raise UsageError(f"--frames {frames} is not a multiple of {multiple} plus one, which this {own.name} model "
                          f"needs; use {nearest}")
-    return replace(job, frames=frames, frame_rate=job.frame_rate or own.default_frame_rate)
+    shift = job.flow_shift
+    if shift is None and FLOW_SHIFT in own.supports:  # the model's own, recorded
+        shift = float(facts.scheduler_config.get("flow_shift", facts.scheduler_config.get("shift", 1.0)))
+    return replace(job, frames=frames, frame_rate=job.frame_rate or own.default_frame_rate, flow_shift=shift)
 
 
 def _strength(job: Job, pipeline: Pipeline, what: str) -> float | None:

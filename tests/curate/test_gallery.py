@@ -163,7 +163,7 @@ def test_a_video_models_clip_plays_in_the_gallery(run_cli: RunCli, tiny_wan: Pat
         assert opened.locator("figure").count() == 1, "one entry per clip, shown by its first frame"
         opened.locator("figure").first.click()
         video = opened.locator("#picture video")
-        assert video.get_attribute("src") == "s_5_g_5-0_i_2_nf_9_step_1.mp4"
+        assert video.get_attribute("src") == "s_5_g_5-0_i_2_nf_9_fs_3-0_step_1.mp4"
         opened.evaluate("document.querySelector('#picture video').play()")
         opened.wait_for_function("document.querySelector('#picture video').currentTime > 0.1", timeout=20_000)
         assert opened.evaluate("document.querySelector('#picture video').videoWidth") == 64

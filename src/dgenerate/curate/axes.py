@@ -42,6 +42,8 @@ AXES: dict[str, Callable[[Job], str]] = {
     "image-guidance": lambda job: _optional_number(job.image_guidance_scale),
     "noise-level": lambda job: _optional_number(job.upscaler_noise_level),
     "steps": lambda job: str(job.inference_steps),
+    "flow-shift": lambda job: _optional_number(job.flow_shift),
+    "frames": lambda job: "" if job.frames is None else str(job.frames),
     "cache": lambda job: job.cache or "none",
     "variation-strength": lambda job: _optional_number(job.variation_strength),
     "variation-seed": lambda job: "" if job.variation_seed is None else str(job.variation_seed),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dgenerate.families._family import (
     DEEPCACHE,
     FIRST_BLOCK_CACHE,
+    FLOW_SHIFT,
     IMAGE_GUIDANCE,
     MODES,
     NO_T5,
@@ -54,6 +55,7 @@ __all__ = [
     "DEEPCACHE",
     "FAMILIES",
     "FIRST_BLOCK_CACHE",
+    "FLOW_SHIFT",
     "IMAGE_GUIDANCE",
     "MAX_SEQUENCE_LENGTH",
     "MODEL_TYPES",

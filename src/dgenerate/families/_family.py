@@ -34,6 +34,7 @@ DEEPCACHE = "deepcache"
 FIRST_BLOCK_CACHE = "first-block"
 TAYLORSEER = "taylorseer"
 VIDEO = "video"  # makes clips: --frames and --frame-rate
+FLOW_SHIFT = "flow_shift"  # its scheduler's flow shift is an option (--flow-shifts)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dgenerate.errors import UsageError
 from dgenerate.families._family import (
     DEEPCACHE,
     FIRST_BLOCK_CACHE,
+    FLOW_SHIFT,
     IMAGE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     NO_T5,
@@ -58,6 +59,8 @@ _TABLE = (
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
     _Option(VARIATION_SEEDS, lambda job: None if job.resize_seed_from is None else "--resize-seed-from", job=True,
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
+    _Option(FLOW_SHIFT, lambda job: None if job.flow_shift is None else "--flow-shifts", job=True,
+            note=", whose scheduler's shift is set per job"),
     _Option(VIDEO, lambda job: None if job.frames is None else "--frames", job=True, audience="video models"),
     _Option(VIDEO, lambda job: None if job.frame_rate is None else "--frame-rate", job=True,
             audience="video models"),

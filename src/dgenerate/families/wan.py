@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline, Variant
+from dgenerate.families._family import FLOW_SHIFT, MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline, Variant
 from dgenerate.jobs import Job
 
 
@@ -24,7 +24,7 @@ FAMILY = Family(
     index_classes=("WanPipeline", "WanImageToVideoPipeline"),
     pipelines={"text": Pipeline("WanPipeline")},
     denoiser="transformer",
-    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH, FLOW_SHIFT}),
     patch=2,
     flow_matching=True,
     default_sequence_length=512,

@@ -114,13 +114,15 @@ def plan_timesteps(scheduler: Any, steps: int, custom_sigmas: bool) -> None:
     scheduler.set_timesteps(steps, **kwargs)
 
 
-def fresh_scheduler(config: Any, name: str, seeds: list[int]) -> Any:
+def fresh_scheduler(config: Any, name: str, seeds: list[int], shift: float | None = None) -> Any:
     """A new scheduler of class `name` (no state carried between calls) built from a pipeline's scheduler `config`.
 
     DPMSolverSDEScheduler draws its Brownian noise from a seed of its own, not from the generators; it gets one
     seed per image (the image's own), so its images repeat byte for byte and do not depend on the batch.
     """
     fresh = make_scheduler(name, config)
+    if shift is not None:  # flow shift: FlowMatch schedulers call it shift, the flow-sigma solvers flow_shift
+        fresh = type(fresh).from_config(fresh.config, **{"shift" if is_flow_scheduler(name) else "flow_shift": shift})
     if "noise_sampler_seed" in fresh.config:
         fresh = type(fresh).from_config(fresh.config, noise_sampler_seed=list(seeds))
     if is_flow_scheduler(name):

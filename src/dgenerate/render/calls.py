@@ -49,7 +49,7 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
     threads, original_scheduler = torch.get_num_threads(), pipeline.scheduler
     if first.cpu_threads is not None:
         torch.set_num_threads(first.cpu_threads)
-    pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds)
+    pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds, first.flow_shift)
     inputs.update(_recorded_inputs(first))
     _vae_memory(pipeline, first)
     image_generators = generators(seeds)
