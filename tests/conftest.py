@@ -161,6 +161,7 @@ tiny_pose = _as_released("tiny_pose")  # the pose processor's model
 tiny_wan = _as_released("tiny_wan")  # the video families
 tiny_ltx = _as_released("tiny_ltx")
 tiny_wan_i2v = _as_released("tiny_wan_i2v")
+tiny_wan22 = _as_released("tiny_wan22")
 
 
 @pytest.fixture(scope="session")

@@ -283,3 +283,27 @@ def test_flow_shifts_are_a_grid_axis_each_the_schedulers_own_shift(tiny_wan: Pat
     assert _frames(written[0][1][1:]) != _frames(written[1][1][1:])
     ((default, _),) = _render(_argv(tiny_wan, "--seeds", "2"), tmp_path / "default")
     assert default.flow_shift == 3.0, "the model's own shift, recorded"
+
+
+def test_a_wan_2_2_folder_runs_both_experts_as_plain_diffusers_does(tiny_wan22: Path, tmp_path: Path) -> None:
+    import torch
+    from diffusers import WanPipeline
+
+    ((_, paths),) = _render(_argv(tiny_wan22, "--seeds", "9", "--inference-steps", "8", "-af", "apng"), tmp_path)
+    pipeline = WanPipeline.from_pretrained(tiny_wan22)
+    assert pipeline.transformer_2 is not None and pipeline.config.boundary_ratio == 0.875
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain = pipeline("a red circle", negative_prompt="", height=32, width=48, num_frames=9,
+                         num_inference_steps=8, generator=[torch.Generator().manual_seed(9)],
+                         output_type="pil").frames[0]
+        single = WanPipeline(tokenizer=pipeline.tokenizer, text_encoder=pipeline.text_encoder, vae=pipeline.vae,
+                             transformer=pipeline.transformer, scheduler=pipeline.scheduler)  # the first expert alone
+        alone = single("a red circle", negative_prompt="", height=32, width=48, num_frames=9,
+                       num_inference_steps=8, generator=[torch.Generator().manual_seed(9)],
+                       output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain]
+    assert _frames(paths[1:]) != [np.asarray(frame).tobytes() for frame in alone], "the second expert takes part"

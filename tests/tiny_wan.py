@@ -74,3 +74,17 @@ def _tiny_umt5(vocabulary: int, seed: int) -> Any:
         vocab_size=vocabulary, d_model=_TEXT, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
         relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
         decoder_start_token_id=0))
+
+
+def build_tiny_wan22(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny Wan 2.2 text-to-video pipeline into `folder`: two experts, the second (seed + 1) denoising below
+    the boundary of 0.875 of the schedule, as Wan 2.2 A14B's folders have them."""
+    import torch
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    parts = _parts(seed, in_channels=16)
+    torch.manual_seed(seed + 1)
+    second = WanTransformer3DModel.from_config(parts["transformer"].config)
+    pipeline: Any = WanPipeline(**parts, transformer_2=second, boundary_ratio=0.875)
+    pipeline.save_pretrained(folder)
+    return folder
