@@ -4,6 +4,7 @@ checked against the model's rule; the dry run, --resume and the contact sheet kn
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +142,6 @@ def test_the_dry_run_resume_and_contact_sheet_know_clips(tiny_wan: Path, tmp_pat
 @pytest.mark.parametrize(("more", "message"), [
     (("--frames", "10"), "--frames 10 is not a multiple of 4 plus one, which this Wan model needs; use 9 or 13"),
     (("--output-size", "40x32"), "--output-size 40x32 is not a multiple of 16"),
-    (("--image-seeds", "{image}"), "is a Wan model, which runs text to video only: give a prompt alone (an image to "
-     "start from needs a Wan image-to-video model)"),
     (("--scheduler", "EulerDiscreteScheduler"), "does not run torch-wan models, which denoise by flow matching; use "
      "one of: FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteScheduler, FlowMatchLCMScheduler, "
      "UniPCMultistepScheduler, DPMSolverMultistepScheduler"),
@@ -307,3 +306,64 @@ def test_a_wan_2_2_folder_runs_both_experts_as_plain_diffusers_does(tiny_wan22: 
         torch.set_num_threads(threads)
     assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain]
     assert _frames(paths[1:]) != [np.asarray(frame).tobytes() for frame in alone], "the second expert takes part"
+
+
+def _source_video(folder: Path, frames: int) -> Path:
+    """A 48x32 MP4 of a square moving right, `frames` long, at 16 frames a second."""
+    from fractions import Fraction
+
+    from PIL import ImageDraw
+
+    from dgenerate.media import AnimationWriter
+
+    path = folder / "moving.mp4"
+    with AnimationWriter(path, "mp4", Fraction(16), (48, 32)) as writer:
+        for index in range(frames):
+            picture = Image.new("RGB", (48, 32), "navy")
+            ImageDraw.Draw(picture).rectangle((2 + 2 * index, 8, 14 + 2 * index, 20), fill="orange")
+            writer.write(picture)
+    return path
+
+
+def test_a_wan_text_to_video_model_changes_a_video(tiny_wan: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from diffusers import WanVideoToVideoPipeline
+
+    from dgenerate.media import open_seed
+
+    video = _source_video(tmp_path, 12)
+    argv = [str(tiny_wan), "--image-seeds", str(video), "--image-seed-strengths", "0.6", *_CLIP[2:], "--seeds", "3",
+            "-af", "apng"]
+    ((job, paths),) = _render(argv, tmp_path / "run")
+    assert (job.frames, job.strength, job.width, job.height, len(paths) - 1) == (9, 0.6, 48, 32, 9)
+    with open_seed(video) as source:
+        frames = [image.convert("RGB") for image, _, _ in itertools.islice(source, 9)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain = WanVideoToVideoPipeline.from_pretrained(tiny_wan)(
+            video=frames, prompt="a red circle", negative_prompt="", height=32, width=48, strength=0.6,
+            num_inference_steps=3, guidance_scale=5.0, generator=[torch.Generator().manual_seed(3)],
+            output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
+    recorded = paths[0].with_suffix(".dgen").read_text()
+    assert "--image-seed-strengths 0.6" in recorded and read_config(recorded) == [job]
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:]) and again[0].read_bytes() == paths[0].read_bytes()
+
+
+def test_video_to_video_needs_a_video_as_long_as_the_clip(tiny_wan: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    still = tmp_path / "still.png"
+    Image.new("RGB", (48, 32), "navy").save(still)
+    short = _source_video(tmp_path, 7)
+    for seed, message in ((still, "is a still image, and a Wan text-to-video model changes a video (video to video): "
+                                  "give a video, or use an image-to-video model to start a clip from a picture"),
+                          (short, "has 7 frames (from --frame-start to --frame-end), fewer than --frames 9: use "
+                                  "--frames 5 or a longer video")):
+        result = run_cli(*_argv(tiny_wan), "--image-seeds", str(seed), "-o", str(tmp_path / "out"))
+        assert result.code == 2 and message in result.err and not (tmp_path / "out").exists()

@@ -141,6 +141,8 @@ class Resolver:
             if job.strength is not None:
                 denoising_steps(job)
             self._check_sides(job)
+            if job_pipeline(job, facts.index_class).video:
+                self._check_video_seed(job, facts)
         return family(spec.model_type).complete(job)
 
     def spec(self, spec: ModelSpec) -> ModelSpec:
@@ -202,6 +204,20 @@ class Resolver:
             if min(size) < own.min_image_side:
                 raise UsageError(f"--image-seeds: the {what} is smaller than {own.min_image_side} pixels a side, "
                                  f"which {own.name} needs; give a larger image or size")
+
+    def _check_video_seed(self, job: Job, facts: ModelFacts) -> None:
+        """Video to video changes as many of the seed's frames as the clip has: a still, or a video too short, is one
+        line before any work."""
+        info, seed, own = self.media_info(job), job.image_seed, family(job.model.model_type)
+        assert seed is not None and job.frames is not None
+        if not info.animated:
+            raise UsageError(f"--image-seeds {seed.image!r} is a still image, and a {own.name} text-to-video model "
+                             "changes a video (video to video): give a video, or use an image-to-video model to "
+                             "start a clip from a picture")
+        if info.frame_count is not None and info.frame_count < job.frames:
+            fits = (info.frame_count - 1) // facts.frames_multiple * facts.frames_multiple + 1
+            raise UsageError(f"--image-seeds {seed.image!r} has {info.frame_count} frames (from --frame-start to "
+                             f"--frame-end), fewer than --frames {job.frames}: use --frames {fits} or a longer video")
 
     def _reference_size(self, path: str) -> tuple[int, int]:
         """A reference image's size, from its header, read once however many jobs name it."""

@@ -49,6 +49,7 @@ class Pipeline:
     strength: bool = True  # takes a strength (img2img, inpainting); False: it edits its image by the prompt
     references: str = ""  # the argument that takes reference images ("image": after the image seed in its list)
     step_callback: bool = True  # takes callback_on_step_end (a few older pipelines take only callback_steps)
+    video: bool = False  # takes the image seed's frames as `video` (video to video), as many as the job's frames
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,8 @@ def _mode_word(mode: Mode, pipelines: Mapping[Mode, Pipeline], edit_word: str, v
     for a video family."""
     if video and mode == "text":
         return "text to video"
+    if video and mode == "img2img" and mode in pipelines:
+        return "video to video" if pipelines[mode].strength else "image to video"
     edits = mode == "img2img" and mode in pipelines and not pipelines[mode].strength
     return edit_word if edits else _MODE_WORDS[mode]
 

@@ -22,7 +22,7 @@ FAMILY = Family(
     name="Wan",
     order=13,
     index_classes=("WanPipeline", "WanImageToVideoPipeline"),
-    pipelines={"text": Pipeline("WanPipeline")},
+    pipelines={"text": Pipeline("WanPipeline"), "img2img": Pipeline("WanVideoToVideoPipeline", video=True)},
     denoiser="transformer",
     supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH, FLOW_SHIFT}),
     patch=2,
@@ -32,7 +32,7 @@ FAMILY = Family(
     default_frames=81,  # WanPipeline's default: 5 seconds at 16 frames a second
     default_frame_rate=16.0,
     default_size=(832, 480),  # WanPipeline's default, 480p
-    needs="a prompt alone (an image to start from needs a Wan image-to-video model)",
+    needs="a prompt alone, or a video to change (a still image to start from needs a Wan image-to-video model)",
     variants=(Variant("WanImageToVideoPipeline", "Wan image-to-video",
                       {"img2img": Pipeline("WanImageToVideoPipeline", strength=False)},
                       "which starts its clip from an image: give --image-seeds photo.png"),),

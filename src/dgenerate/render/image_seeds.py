@@ -7,6 +7,7 @@ Frames are decoded and generated one at a time and handed on as they are made.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -107,6 +108,24 @@ def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
     return Image.composite(generated, original.convert("RGB"), mask.convert("L"))
 
 
+def _clip(model: LoadedModel, job: Job, source: Iterator[SeedFrame], progress: Progress,
+          references: list[Any]) -> list[Any]:
+    """A video model's clip: from the seed's first frame (image to video), or changing as many of its frames as the
+    clip has (video to video), each fitted to the job's size and through the seed image processors."""
+    takes = job_pipeline(job, model.folder_class)
+    if not takes.video:
+        return list(_generate_frame(model, job, next(source), progress, references))
+    from dgenerate.media import resize_image
+
+    assert job.width is not None and job.height is not None and job.frames is not None
+    size = (job.width, job.height)
+    video = [_processed(resize_image(image, size), job.seed_image_processors, size)
+             for image, _, _ in itertools.islice(source, job.frames) if image is not None]
+    progress.add_steps(denoising_steps(job))
+    return list(call_pipeline(model.pipeline_of(takes.class_name), takes, [job], progress, video=video,
+                              strength=job.strength, width=job.width, height=job.height)[0])
+
+
 def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: Path) -> Iterator[Result]:
     """The picture of one resolved image seed job: a still, or an animation frame by frame; a video model's clip
     from the seed's first frame."""
@@ -118,8 +137,8 @@ def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: 
     references = [_reference(path, downloads) for path in seed.references]
     with open_seed(_local(seed.image, downloads), _local(seed.mask, downloads), job.frame_start, job.frame_end,
                    [path for path in controls if path is not None]) as source:
-        if VIDEO in family(job.model.model_type).supports:  # a video model's clip starts from the (first) frame
-            yield Clip(job, list(_generate_frame(model, job, next(source), progress, references)), model.environment)
+        if VIDEO in family(job.model.model_type).supports:
+            yield Clip(job, _clip(model, job, source, progress, references), model.environment)
             return
         if not source.info.animated:
             yield Still(job, _generate_frame(model, job, next(source), progress, references), model.environment)
