@@ -367,3 +367,28 @@ def test_video_to_video_needs_a_video_as_long_as_the_clip(tiny_wan: Path, tmp_pa
                                   "--frames 5 or a longer video")):
         result = run_cli(*_argv(tiny_wan), "--image-seeds", str(seed), "-o", str(tmp_path / "out"))
         assert result.code == 2 and message in result.err and not (tmp_path / "out").exists()
+
+
+def test_a_two_expert_models_low_noise_guidance_is_a_grid_axis(tiny_wan22: Path, tiny_wan: Path, tmp_path: Path,
+                                                               run_cli: RunCli) -> None:
+    import torch
+    from diffusers import WanPipeline
+
+    written = _render(_argv(tiny_wan22, "--seeds", "9", "--inference-steps", "8", "--low-noise-guidance-scales", "2",
+                            "8"), tmp_path / "run")
+    assert [(job.low_noise_guidance_scale, paths[0].name) for job, paths in written] == [
+        (2.0, "s_9_g_5-0_lg_2-0_i_8_nf_9_fs_3-0_step_1.mp4"), (8.0, "s_9_g_5-0_lg_8-0_i_8_nf_9_fs_3-0_step_2.mp4")]
+    assert "--low-noise-guidance-scales 2" in written[0][1][0].with_suffix(".dgen").read_text()
+    pipeline = WanPipeline.from_pretrained(tiny_wan22)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain = pipeline("a red circle", negative_prompt="", height=32, width=48, num_frames=9, num_inference_steps=8,
+                         guidance_scale_2=2.0, generator=[torch.Generator().manual_seed(9)],
+                         output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(written[0][1][1:]) == [np.asarray(frame).tobytes() for frame in plain]
+    assert _frames(written[0][1][1:]) != _frames(written[1][1][1:])
+    one = run_cli(*_argv(tiny_wan), "--low-noise-guidance-scales", "2", "-o", str(tmp_path / "out"))
+    assert one.code == 2 and "--low-noise-guidance-scales is for Wan models with two experts" in one.err

@@ -29,6 +29,7 @@ from dgenerate.families import (
     FIRST_BLOCK_CACHE,
     FLOW_SHIFT,
     IMAGE_GUIDANCE,
+    LOW_NOISE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     MODEL_TYPES,
     NO_T5,
@@ -174,6 +175,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--flow-shifts", nargs="+", metavar="SHIFT", help=f"{supporting(FLOW_SHIFT)}: the scheduler's flow shifts to "
         "try (a grid axis): how much of the schedule is spent at high noise; Wan's releases use 3 for 480p and 5 for "
         "720p. (default: the model's scheduler configuration's, recorded)")
+    add("--low-noise-guidance-scales", nargs="+", metavar="SCALE", help=f"{supporting(LOW_NOISE_GUIDANCE)} with two "
+        "experts (Wan 2.2): guidance scales of the low-noise expert to try (a grid axis), which denoises the end of "
+        "the schedule; --guidance-scales is then the high-noise expert's. (default: --guidance-scales for both)")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
@@ -453,6 +457,8 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         if args.frame_rate is not None else None,
         flow_shifts=_numbers(args.flow_shifts, "--flow-shifts", float, 0.01, 100)
         if args.flow_shifts is not None else None,
+        low_noise_guidance_scales=_numbers(args.low_noise_guidance_scales, "--low-noise-guidance-scales", float, 0.0)
+        if args.low_noise_guidance_scales is not None else None,
     )
 
 

@@ -1,8 +1,9 @@
 """Output file names, as dgenerate 0.18 writes them: [prefix_]s_{seed}[_st_{strength}]_g_{guidance}[_tg_{true
 guidance}]_i_{steps}[_hnf_{fraction}]_step_{n} (a variation seed adds _vs_{seed}_vst_{strength} after the seed, a
-hi-res pass _hrs_{scale}_hrst_{strength} after the steps, a video model's clip _nf_{frames}[_fs_{flow shift}]
-after the steps), numbers written as Python writes a float with '-' for the point (`g_7-5`, `g_8-0`, `st_0-9`); the
-frames of an animation add _frame_{k} (k: the frame's number in the input).
+two-expert model's low-noise guidance _lg_{scale} after the guidance, a hi-res pass _hrs_{scale}_hrst_{strength}
+after the steps, a video model's clip _nf_{frames}[_fs_{flow shift}] after the steps), numbers written as Python
+writes a float with '-' for the point (`g_7-5`, `g_8-0`, `st_0-9`); the frames of an animation add _frame_{k} (k: the
+frame's number in the input).
 Every axis a grid can vary but the prompt and the image seed is in the name; those two are told by the step."""
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def image_stem(job: Job) -> str:
     if job.strength is not None:
         parts.append(f"st_{name_number(job.strength)}")
     parts.append(f"g_{name_number(job.guidance_scale)}")
+    if job.low_noise_guidance_scale is not None:
+        parts.append(f"lg_{name_number(job.low_noise_guidance_scale)}")
     if job.true_guidance_scale is not None:
         parts.append(f"tg_{name_number(job.true_guidance_scale)}")
     if job.image_guidance_scale is not None:

@@ -103,6 +103,7 @@ class RenderRequest:
     frames: tuple[int, ...] | None = None  # a video model's clip lengths (None: its default)
     frame_rate: float | None = None
     flow_shifts: tuple[float, ...] | None = None
+    low_noise_guidance_scales: tuple[float, ...] | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -298,7 +299,7 @@ def _batch_key(job: Job) -> tuple[object, ...]:
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
             job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
             job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing, job.cache, job.frames,
-            job.frame_rate, job.flow_shift)
+            job.frame_rate, job.flow_shift, job.low_noise_guidance_scale)
 
 
 def varied(job: Job) -> bool:
@@ -370,6 +371,7 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     image_guidance: tuple[float | None, ...] = request.image_guidance_scales or (None,)
     noise_levels: tuple[int | None, ...] = request.upscaler_noise_levels or (None,)
     flow_shifts: tuple[float | None, ...] = request.flow_shifts or (None,)
+    low_noise: tuple[float | None, ...] = request.low_noise_guidance_scales or (None,)
     variations: tuple[int | None, ...] = request.variation_seeds or (None,)
     variation_strengths: tuple[float | None, ...] = request.variation_strengths or (None,)
     hires_scales: tuple[float | None, ...] = request.hires_scales or (None,)
@@ -377,7 +379,7 @@ def cells(request: RenderRequest) -> Iterator[Job]:
         if request.hires_scales else (None,)
     caches: tuple[str | None, ...] = request.caches or (None,)
     frame_counts: tuple[int | None, ...] = request.frames or (None,)
-    seeds = list(itertools.product(flow_shifts, frame_counts, caches, hires_scales, hires_strengths,
+    seeds = list(itertools.product(low_noise, flow_shifts, frame_counts, caches, hires_scales, hires_strengths,
                                    variation_strengths, variations, request.seeds))
     cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
                               true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
@@ -425,11 +427,13 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             frames=frames,
             frame_rate=request.frame_rate,
             flow_shift=flow_shift,
+            low_noise_guidance_scale=low_noise_scale,
             index=index,
             output=request.output,
         )
         for index, (prompt, image_seed, strength, fraction, guidance, true_scale, image_scale, noise_level, steps,
-                    (flow_shift, frames, cache, hires_scale, hires_strength, variation_strength, variation_seed, seed))
+                    (low_noise_scale, flow_shift, frames, cache, hires_scale, hires_strength, variation_strength,
+                     variation_seed, seed))
         in enumerate(cells, start=1)
     )
 
@@ -461,6 +465,8 @@ def describe_grid(request: RenderRequest) -> str:
         axes.append((len(request.frames), "frame count"))
     if request.flow_shifts:
         axes.append((len(request.flow_shifts), "flow shift"))
+    if request.low_noise_guidance_scales:
+        axes.append((len(request.low_noise_guidance_scales), "low-noise guidance scale"))
     if request.variation_seeds:
         axes += [(len(request.variation_seeds), "variation seed"),
                  (len(request.variation_strengths or ()), "variation strength")]

@@ -359,6 +359,9 @@ def _clip(job: Job, facts: ModelFacts) -> Job:
     shift = job.flow_shift
     if shift is None and FLOW_SHIFT in own.supports:  # the model's own, recorded
         shift = float(facts.scheduler_config.get("flow_shift", facts.scheduler_config.get("shift", 1.0)))
+    if job.low_noise_guidance_scale is not None and not facts.two_experts:
+        raise UsageError(f"--low-noise-guidance-scales is for {own.name} models with two experts (Wan 2.2's "
+                         f"transformer_2 and boundary_ratio); model_path {job.model.path!r} has one: leave it out")
     return replace(job, frames=frames, frame_rate=job.frame_rate or own.default_frame_rate, flow_shift=shift)
 
 

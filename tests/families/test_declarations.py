@@ -114,7 +114,8 @@ _GIVEN = {"refiner": {"refiner": RefinerSpec("r")}, "textual_inversions": {"text
     "deepcache": {"cache": "deepcache;interval=3;branch=0;warmup=0"},
     "first-block": {"cache": "first-block;threshold=0.05"},
     "taylorseer": {"cache": "taylorseer;interval=5;warmup=3;order=1"},
-    "video": {"frames": 9, "frame_rate": 16.0}, "flow_shift": {"flow_shift": 5.0}}
+    "video": {"frames": 9, "frame_rate": 16.0}, "flow_shift": {"flow_shift": 5.0},
+    "low_noise_guidance": {"low_noise_guidance_scale": 3.0}}
 
 
 @pytest.mark.parametrize("option", _TABLE, ids=lambda option: option.name)

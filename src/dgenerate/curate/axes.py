@@ -39,6 +39,7 @@ AXES: dict[str, Callable[[Job], str]] = {
     "hires-strength": lambda job: _optional_number(job.hires_strength),
     "guidance": lambda job: format_number(job.guidance_scale),
     "true-guidance": lambda job: _optional_number(job.true_guidance_scale),
+    "low-noise-guidance": lambda job: _optional_number(job.low_noise_guidance_scale),
     "image-guidance": lambda job: _optional_number(job.image_guidance_scale),
     "noise-level": lambda job: _optional_number(job.upscaler_noise_level),
     "steps": lambda job: str(job.inference_steps),

@@ -13,6 +13,7 @@ from dgenerate.families._family import (
     FIRST_BLOCK_CACHE,
     FLOW_SHIFT,
     IMAGE_GUIDANCE,
+    LOW_NOISE_GUIDANCE,
     MAX_SEQUENCE_LENGTH,
     NO_T5,
     PROMPT_WEIGHTING,
@@ -61,6 +62,8 @@ _TABLE = (
             note=", whose pipelines take their starting noise as AUTOMATIC1111 draws it"),
     _Option(FLOW_SHIFT, lambda job: None if job.flow_shift is None else "--flow-shifts", job=True,
             note=", whose scheduler's shift is set per job"),
+    _Option(LOW_NOISE_GUIDANCE, lambda job: None if job.low_noise_guidance_scale is None
+            else "--low-noise-guidance-scales", job=True, note=", whose two-expert models (Wan 2.2) guide each expert"),
     _Option(VIDEO, lambda job: None if job.frames is None else "--frames", job=True, audience="video models"),
     _Option(VIDEO, lambda job: None if job.frame_rate is None else "--frame-rate", job=True,
             audience="video models"),

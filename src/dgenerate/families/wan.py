@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from dgenerate.families._family import FLOW_SHIFT, MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline, Variant
+from dgenerate.families._family import (
+    FLOW_SHIFT,
+    LOW_NOISE_GUIDANCE,
+    MAX_SEQUENCE_LENGTH,
+    VIDEO,
+    Family,
+    Pipeline,
+    Variant,
+)
 from dgenerate.jobs import Job
 
 
 def _clip_arguments(job: Job) -> dict[str, Any]:
     assert job.frames is not None, "resolved Wan jobs record their frame count"
-    return {"num_frames": job.frames}
+    low_noise = {} if job.low_noise_guidance_scale is None else {"guidance_scale_2": job.low_noise_guidance_scale}
+    return {"num_frames": job.frames, **low_noise}
 
 
 FAMILY = Family(
@@ -24,7 +33,7 @@ FAMILY = Family(
     index_classes=("WanPipeline", "WanImageToVideoPipeline"),
     pipelines={"text": Pipeline("WanPipeline"), "img2img": Pipeline("WanVideoToVideoPipeline", video=True)},
     denoiser="transformer",
-    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH, FLOW_SHIFT}),
+    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH, FLOW_SHIFT, LOW_NOISE_GUIDANCE}),
     patch=2,
     flow_matching=True,
     default_sequence_length=512,

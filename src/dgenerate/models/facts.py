@@ -9,7 +9,7 @@ from dgenerate.errors import ModelError
 from dgenerate.families import family
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.location import config_folder
-from dgenerate.models.paths import index_class, read_json
+from dgenerate.models.paths import index_class, model_index, read_json
 from dgenerate.models.vae import vae_config_folder
 
 
@@ -21,6 +21,7 @@ class ModelFacts:
     scheduler_config: dict[str, Any]
     index_class: str = ""  # the class model_index.json names (FluxFillPipeline for a Flux Fill model)
     frames_multiple: int = 0  # a video model's clips are this many frames, times any count, plus one (0: pictures)
+    two_experts: bool = False  # a second transformer denoises the low-noise end of the schedule (Wan 2.2)
 
 
 def model_facts(spec: ModelSpec) -> ModelFacts:
@@ -39,4 +40,5 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
         raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
     frames = own.temporal_factor(vae) if own.temporal_factor is not None else own.frames_multiple
     return ModelFacts(scale * own.patch, own.default_size or (side, side), scheduler, scheduler_config,
-                      index_class(folder, spec.path), frames)
+                      index_class(folder, spec.path), frames,
+                      model_index(folder, spec.path).get("boundary_ratio") is not None)
