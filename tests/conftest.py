@@ -162,6 +162,7 @@ tiny_wan = _as_released("tiny_wan")  # the video families
 tiny_ltx = _as_released("tiny_ltx")
 tiny_wan_i2v = _as_released("tiny_wan_i2v")
 tiny_wan22 = _as_released("tiny_wan22")
+tiny_wan_flf2v = _as_released("tiny_wan_flf2v")
 
 
 @pytest.fixture(scope="session")

@@ -392,3 +392,56 @@ def test_a_two_expert_models_low_noise_guidance_is_a_grid_axis(tiny_wan22: Path,
     assert _frames(written[0][1][1:]) != _frames(written[1][1][1:])
     one = run_cli(*_argv(tiny_wan), "--low-noise-guidance-scales", "2", "-o", str(tmp_path / "out"))
     assert one.code == 2 and "--low-noise-guidance-scales is for Wan models with two experts" in one.err
+
+
+def test_a_first_and_last_frame_model_ends_the_clip_on_the_last_frame_given(
+        tiny_wan_flf2v: Path, tiny_wan_i2v: Path, tmp_path: Path, run_cli: RunCli,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from diffusers import WanImageToVideoPipeline
+
+    first, last = tmp_path / "first.png", tmp_path / "last.png"
+    Image.new("RGB", (64, 48), "navy").save(first)
+    Image.new("RGB", (64, 48), "orange").save(last)
+    seed = f"{first};last={last}"
+    ((job, paths),) = _render([str(tiny_wan_flf2v), "--image-seeds", seed, *_CLIP[2:], "--seeds", "6", "-af", "apng"],
+                              tmp_path / "run")
+    assert job.image_seed is not None and job.image_seed.last == str(last)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pipeline = WanImageToVideoPipeline.from_pretrained(tiny_wan_flf2v)
+        plain = [pipeline(image=Image.open(first).convert("RGB"), prompt="a red circle", negative_prompt="", height=48,
+                          width=64, num_frames=9, num_inference_steps=3, guidance_scale=5.0,
+                          generator=[torch.Generator().manual_seed(6)], output_type="pil",
+                          last_image=ending).frames[0]
+                 for ending in (Image.open(last).convert("RGB"), Image.new("RGB", (64, 48), "green"))]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain[0]], "plain diffusers, byte for byte"
+    assert _frames(paths[1:]) != [np.asarray(frame).tobytes() for frame in plain[1]], "another last frame, another clip"
+    recorded = paths[0].with_suffix(".dgen").read_text()
+    assert f"--image-seeds '{first};last={last};64x48'" in recorded and read_config(recorded) == [job]
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:])
+    for model, message in ((tiny_wan_i2v, "reads no last frame (a first-and-last-frame model does, such as "
+                                          "Wan2.1-FLF2V): remove ';last="),):
+        result = run_cli(str(model), "--image-seeds", seed, *_CLIP[2:], "-o", str(tmp_path / "out"))
+        assert result.code == 2 and message in result.err and not (tmp_path / "out").exists()
+
+
+def test_a_last_frame_is_written_last_and_needs_an_image() -> None:
+    from dgenerate.errors import UsageError
+    from dgenerate.plan import parse_image_seed
+
+    seed = parse_image_seed("/a/first.png;last=/a/end.png;64x48")
+    assert (seed.image, seed.last, seed.size, str(seed)) == ("/a/first.png", "/a/end.png", (64, 48),
+                                                            "/a/first.png;last=/a/end.png;64x48")
+    plain = dgenerate.Job(dgenerate.ModelSpec("m"), "p", None, 1, 5.0, 2, 64, 48,
+                          image_seed=parse_image_seed("/a/first.png"))
+    assert '"last"' not in plain.canonical_json(), "seeds without it keep their ids"
+    for text in ("/a/first.png;last=", "last=/a/end.png"):
+        with pytest.raises(UsageError, match=r"or ';last=l\.png'"):
+            parse_image_seed(text)

@@ -42,14 +42,16 @@ def build_tiny_wan(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def build_tiny_wan_i2v(folder: Path, seed: int = 0) -> Path:
+def build_tiny_wan_i2v(folder: Path, seed: int = 0, last_frame: bool = False) -> Path:
     """Save a tiny Wan 2.1 image-to-video pipeline into `folder`: the text-to-video one's parts, a transformer that
-    also takes the image's latents and a CLIP vision encoder's features, and that encoder with its image processor."""
+    also takes the image's latents and a CLIP vision encoder's features, and that encoder with its image processor.
+    With `last_frame`, a first-and-last-frame model (as Wan2.1-FLF2V): its image embedding has positions for the
+    features of both frames (1025 CLIP tokens each)."""
     import torch
     from diffusers import WanImageToVideoPipeline
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    parts = _parts(seed, in_channels=36, image_dim=4)
+    parts = _parts(seed, in_channels=36, image_dim=4, **({"pos_embed_seq_len": 2 * 1025} if last_frame else {}))
     torch.manual_seed(seed)
     image_encoder = CLIPVisionModel(CLIPVisionConfig(hidden_size=4, projection_dim=4, num_hidden_layers=2,
                                                      num_attention_heads=2, image_size=32, intermediate_size=16,
@@ -88,3 +90,8 @@ def build_tiny_wan22(folder: Path, seed: int = 0) -> Path:
     pipeline: Any = WanPipeline(**parts, transformer_2=second, boundary_ratio=0.875)
     pipeline.save_pretrained(folder)
     return folder
+
+
+def build_tiny_wan_flf2v(folder: Path, seed: int = 0) -> Path:
+    """A tiny first-and-last-frame Wan image-to-video pipeline (see build_tiny_wan_i2v)."""
+    return build_tiny_wan_i2v(folder, seed, last_frame=True)

@@ -229,7 +229,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add("-fs", "--frame-start", help="First frame of an animated input to use (inclusive).")
     add("-fe", "--frame-end", help="Last frame of an animated input to use (inclusive).")
     add("-is", "--image-seeds", nargs="*", help="Image seeds: paths or URLs, 'image;mask', 'image;mask;WxH'; "
-        f"'image;reference=r.png,s.png' adds reference images ({supporting(REFERENCES)}).")
+        f"'image;reference=r.png,s.png' adds reference images ({supporting(REFERENCES)}); 'image;last=l.png' ends a "
+        "clip on l.png (Wan's first-and-last-frame models).")
     add("-sip", "--seed-image-processors", nargs="+", action="extend", metavar="PROCESSOR", help="Processors "
         "applied in order to each frame of the image seeds, once fitted to the job's size (see --processors for the "
         "names and settings).")

@@ -134,15 +134,17 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class ImageSeedSpec:
-    """--image-seeds "image;mask;control=c.png;reference=r.png;WxH": a path or URL, an optional inpaint mask, the
-    ControlNets' control images (with --control-nets; alone, they guide text to image: no image), reference images
-    for the models that read several (Flux.2), an optional size (height optional)."""
+    """--image-seeds "image;mask;control=c.png;reference=r.png;last=l.png;WxH": a path or URL, an optional inpaint
+    mask, the ControlNets' control images (with --control-nets; alone, they guide text to image: no image), reference
+    images for the models that read several (Flux.2), a clip's last frame (Wan image to video), an optional size
+    (height optional)."""
 
     image: str | None
     mask: str | None = None
     size: tuple[int, int | None] | None = None
     control: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    last: str | None = None  # the clip's last frame, for the video models that take one (Wan image to video)
 
     def __str__(self) -> str:
         parts = ([self.image] if self.image else []) + ([self.mask] if self.mask else [])
@@ -150,6 +152,8 @@ class ImageSeedSpec:
             parts.append("control=" + ",".join(self.control))
         if self.references:
             parts.append("reference=" + ",".join(self.references))
+        if self.last:
+            parts.append(f"last={self.last}")
         if self.size is not None:
             width, height = self.size
             parts.append(f"{width}x{height}" if height is not None else str(width))
@@ -223,7 +227,7 @@ class Job:
                 del owner[name]
         loras = data["model"].pop("loras")  # published ids hold one LoRA, or none, under "lora"
         data["model"]["lora"] = None if not loras else loras[0] if len(loras) == 1 else loras
-        for name in ("control", "references"):  # added later: absent when empty, as in published ids
+        for name in ("control", "references", "last"):  # added later: absent when empty, as in published ids
             if data["image_seed"] is not None and not data["image_seed"][name]:
                 del data["image_seed"][name]
         return data

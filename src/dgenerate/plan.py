@@ -236,8 +236,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?$")
 
 def parse_image_seed(text: str) -> ImageSeedSpec:
     """'image', 'image;mask', 'image;WxH', 'image;mask;WxH' (or ';W': width, height from the aspect ratio); the mask
-    may be written 'mask=m.png', ControlNets' images 'control=a.png,b.png' (alone, for text to image) and the reference
-    images of models that read several 'reference=a.png,b.png'.
+    may be written 'mask=m.png', ControlNets' images 'control=a.png,b.png' (alone, for text to image), the reference
+    images of models that read several 'reference=a.png,b.png', and a clip's last frame 'last=l.png'.
 
     Paths become absolute, so a config written for the image finds its seed from any folder.
     """
@@ -247,7 +247,7 @@ def parse_image_seed(text: str) -> ImageSeedSpec:
         parts.pop()
         size = (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
     keywords = {part.partition("=")[0].lower(): part.partition("=")[2].strip() for part in parts
-                if part.partition("=")[0].lower() in ("mask", "control", "reference")}
+                if part.partition("=")[0].lower() in ("mask", "control", "reference", "last")}
     positional = [part for part in parts if part.partition("=")[0].lower() not in keywords]
     if "mask" in keywords:
         positional.append(keywords["mask"])
@@ -255,13 +255,15 @@ def parse_image_seed(text: str) -> ImageSeedSpec:
                            for name in ("control", "reference"))
     if not all(positional) or len(positional) > 2 or (not positional and not control) or \
             ("control" in keywords and not control) or (not positional and "mask" in keywords) or \
-            ("reference" in keywords and (not references or not positional)):
+            ("reference" in keywords and (not references or not positional)) or \
+            ("last" in keywords and (not keywords["last"] or not positional)):
         raise UsageError(f"--image-seeds {text!r} is not 'image', 'image;mask', 'image;WxH', 'image;mask;WxH', or "
                          "one of those with ';control=c.png' (or 'control=c.png' alone, with --control-nets) or "
-                         "';reference=r.png,s.png'")
+                         "';reference=r.png,s.png' or ';last=l.png'")
     image = _absolute(positional[0]) if positional else None
     mask = _absolute(positional[1]) if len(positional) == 2 else None
-    return ImageSeedSpec(image, mask, size, control, references)
+    last = _absolute(keywords["last"]) if keywords.get("last") else None
+    return ImageSeedSpec(image, mask, size, control, references, last)
 
 
 def control_seeds(seeds: Sequence[ImageSeedSpec], control_nets: int) -> tuple[ImageSeedSpec, ...]:

@@ -143,6 +143,9 @@ class Resolver:
             self._check_sides(job)
             if job_pipeline(job, facts.index_class).video:
                 self._check_video_seed(job, facts)
+            if seed.last is not None and not facts.last_frame:  # the pipeline takes one, the model not
+                raise UsageError(f"model_path {spec.path!r} reads no last frame (a first-and-last-frame model does, "
+                                 f"such as Wan2.1-FLF2V): remove ';last={seed.last}' from --image-seeds")
         return family(spec.model_type).complete(job)
 
     def spec(self, spec: ModelSpec) -> ModelSpec:
@@ -384,6 +387,8 @@ def _check_pipeline_takes(job: Job, pipeline: Pipeline, what: str) -> None:
     if job.true_guidance_scale is not None and not pipeline.true_cfg:
         raise UsageError(f"{what} has no true guidance (diffusers' pipeline takes none): leave --true-guidance-scales "
                          "out")
+    if job.image_seed is not None and job.image_seed.last and not pipeline.last_image:
+        raise UsageError(f"{what} takes no last frame: remove ';last={job.image_seed.last}' from --image-seeds")
     if job.image_seed is not None and job.image_seed.references and not pipeline.references:
         raise UsageError(f"{what} reads no reference images: remove ';reference={','.join(job.image_seed.references)}'"
                          " from --image-seeds")

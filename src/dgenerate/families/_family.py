@@ -51,6 +51,7 @@ class Pipeline:
     references: str = ""  # the argument that takes reference images ("image": after the image seed in its list)
     step_callback: bool = True  # takes callback_on_step_end (a few older pipelines take only callback_steps)
     video: bool = False  # takes the image seed's frames as `video` (video to video), as many as the job's frames
+    last_image: bool = False  # takes a clip's last frame (last_image) besides its first, where the model reads one
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,10 @@ def _converted(_config: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _reads_no_last_frame(_config: Mapping[str, Any]) -> bool:
+    return False
+
+
 def _first_checkpoint(index: Mapping[str, Any]) -> int:  # noqa: ARG001 - one architecture: the first
     return 0
 
@@ -157,6 +162,8 @@ class Family:
     check_loaded: Callable[[ModelSpec, Any], None] = _accept  # a loaded pipeline is what the spec said (and is
     # settled where diffusers' pipelines need what a folder may lack)
     checkpoint_of_index: Callable[[Mapping[str, Any]], int] = _first_checkpoint  # a '<stem>.config' folder's
+    # whether a model whose denoiser has this configuration reads a clip's last frame (Wan's first-and-last-frame)
+    reads_last_frame: Callable[[Mapping[str, Any]], bool] = _reads_no_last_frame
     # why diffusers cannot convert a transformer of this configuration (its config.json) from the original layout;
     # None where it can
     original_layout_refusal: Callable[[Mapping[str, Any]], str | None] = _converted

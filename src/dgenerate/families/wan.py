@@ -6,6 +6,7 @@ start the clip from the image seed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dgenerate.families._family import (
@@ -26,6 +27,11 @@ def _clip_arguments(job: Job) -> dict[str, Any]:
     return {"num_frames": job.frames, **low_noise}
 
 
+def _first_and_last_frame(transformer: Mapping[str, Any]) -> bool:
+    """Wan2.1-FLF2V's transformer has positions for both frames' CLIP features."""
+    return transformer.get("pos_embed_seq_len") is not None
+
+
 FAMILY = Family(
     model_type="torch-wan",
     name="Wan",
@@ -43,7 +49,8 @@ FAMILY = Family(
     default_size=(832, 480),  # WanPipeline's default, 480p
     needs="a prompt alone, or a video to change (a still image to start from needs a Wan image-to-video model)",
     variants=(Variant("WanImageToVideoPipeline", "Wan image-to-video",
-                      {"img2img": Pipeline("WanImageToVideoPipeline", strength=False)},
+                      {"img2img": Pipeline("WanImageToVideoPipeline", strength=False, last_image=True)},
                       "which starts its clip from an image: give --image-seeds photo.png"),),
     call_arguments=_clip_arguments,
+    reads_last_frame=_first_and_last_frame,
 )

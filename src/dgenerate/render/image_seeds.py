@@ -34,7 +34,7 @@ def _local(path: str | None, downloads: Path) -> Path | None:
 
 
 def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Progress,
-                    references: list[Any]) -> Any:
+                    references: list[Any], last: Any = None) -> Any:
     from dgenerate.media import resize_image
 
     image, mask, controls = frame
@@ -47,6 +47,8 @@ def _generate_frame(model: LoadedModel, job: Job, frame: SeedFrame, progress: Pr
         "image": _processed(resize_image(image, size), job.seed_image_processors, size)}
     if takes.strength and image is not None:
         inputs.update(strength=job.strength)
+    if last is not None:  # a clip's last frame, fitted as its first
+        inputs["last_image"] = _processed(resize_image(last, size), job.seed_image_processors, size)
     if references:  # as given: the pipeline sizes its references itself
         inputs[takes.references] = [*([inputs["image"]] if takes.references == "image" else []), *references]
     if mask is not None:
@@ -109,12 +111,12 @@ def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
 
 
 def _clip(model: LoadedModel, job: Job, source: Iterator[SeedFrame], progress: Progress,
-          references: list[Any]) -> list[Any]:
+          references: list[Any], last: Any) -> list[Any]:
     """A video model's clip: from the seed's first frame (image to video), or changing as many of its frames as the
     clip has (video to video), each fitted to the job's size and through the seed image processors."""
     takes = job_pipeline(job, model.folder_class)
     if not takes.video:
-        return list(_generate_frame(model, job, next(source), progress, references))
+        return list(_generate_frame(model, job, next(source), progress, references, last))
     from dgenerate.media import resize_image
 
     assert job.width is not None and job.height is not None and job.frames is not None
@@ -138,7 +140,8 @@ def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: 
     with open_seed(_local(seed.image, downloads), _local(seed.mask, downloads), job.frame_start, job.frame_end,
                    [path for path in controls if path is not None]) as source:
         if VIDEO in family(job.model.model_type).supports:
-            yield Clip(job, _clip(model, job, source, progress, references), model.environment)
+            last = None if seed.last is None else _reference(seed.last, downloads)
+            yield Clip(job, _clip(model, job, source, progress, references, last), model.environment)
             return
         if not source.info.animated:
             yield Still(job, _generate_frame(model, job, next(source), progress, references), model.environment)
