@@ -445,3 +445,23 @@ def test_a_last_frame_is_written_last_and_needs_an_image() -> None:
     for text in ("/a/first.png;last=", "last=/a/end.png"):
         with pytest.raises(UsageError, match=r"or ';last=l\.png'"):
             parse_image_seed(text)
+
+
+def test_an_ltx_folder_starts_a_clip_from_an_image(tiny_ltx: Path, tmp_path: Path) -> None:
+    import torch
+    from diffusers import LTXImageToVideoPipeline
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 32), "teal").save(photo)
+    ((job, paths),) = _render([str(tiny_ltx), "--image-seeds", str(photo), *_CLIP[2:], "--seeds", "4"], tmp_path)
+    assert (job.width, job.height, job.frames, job.strength) == (64, 32, 9, None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain = LTXImageToVideoPipeline.from_pretrained(tiny_ltx)(
+            image=Image.open(photo).convert("RGB"), prompt="a red circle", negative_prompt="", height=32, width=64,
+            num_frames=9, frame_rate=25.0, num_inference_steps=3, guidance_scale=5.0,
+            generator=[torch.Generator().manual_seed(4)], output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"

@@ -1,7 +1,8 @@
-"""LTX-Video text to video: a 3D transformer over LTX's video VAE (32 times smaller a side and, for the released
-models, 8 times fewer frames: the VAE's configuration says), a T5 encoder, flow matching on sigmas of its own with a
-shift that grows with the clip. The pipeline is told the frame rate (its positions are in seconds). A job makes one
-clip of `frames` frames, written as an animation at `frame_rate` frames a second."""
+"""LTX-Video: text to video, and image to video from the same folder (the image seed is the clip's first frame). A
+3D transformer over LTX's video VAE (32 times smaller a side and, for the released models, 8 times fewer frames: the
+VAE's configuration says), a T5 encoder, flow matching on sigmas of its own with a shift that grows with the clip. The
+pipeline is told the frame rate (its positions are in seconds). A job makes one clip of `frames` frames, written as an
+animation at `frame_rate` frames a second."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ FAMILY = Family(
     name="LTX-Video",
     order=14,
     index_classes=("LTXPipeline",),
-    pipelines={"text": Pipeline("LTXPipeline")},
+    pipelines={"text": Pipeline("LTXPipeline"), "img2img": Pipeline("LTXImageToVideoPipeline", strength=False)},
     denoiser="transformer",
     supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH}),
     patch=4,  # LTXPipeline takes sizes in multiples of 32, whatever the VAE
@@ -43,6 +44,6 @@ FAMILY = Family(
     default_frames=161,  # LTXPipeline's default: 6.4 seconds at 25 frames a second
     default_frame_rate=25.0,
     default_size=(704, 512),
-    needs="a prompt alone (dgenerate runs LTX-Video's text-to-video pipeline)",
+    needs="a prompt alone, or an image to start the clip from",
     call_arguments=_clip_arguments,
 )
