@@ -465,3 +465,29 @@ def test_an_ltx_folder_starts_a_clip_from_an_image(tiny_ltx: Path, tmp_path: Pat
     finally:
         torch.set_num_threads(threads)
     assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
+
+
+def test_ltx_decodes_at_the_timestep_and_noise_it_is_given(tiny_ltx_091: Path, tiny_ltx: Path, tmp_path: Path,
+                                                           run_cli: RunCli) -> None:
+    import torch
+    from diffusers import LTXPipeline
+
+    decode = ("--ltx-decode-timestep", "0.05", "--ltx-decode-noise-scale", "0.025")
+    ((job, paths),) = _render(_argv(tiny_ltx_091, "--output-size", "64x32", "--seeds", "5", *decode), tmp_path / "a")
+    ((_, default),) = _render(_argv(tiny_ltx_091, "--output-size", "64x32", "--seeds", "5"), tmp_path / "b")
+    assert (job.ltx_decode_timestep, job.ltx_decode_noise_scale) == (0.05, 0.025)
+    assert "--ltx-decode-timestep 0.05" in paths[0].with_suffix(".dgen").read_text()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain = LTXPipeline.from_pretrained(tiny_ltx_091)(
+            "a red circle", negative_prompt="", height=32, width=64, num_frames=9, frame_rate=25.0,
+            num_inference_steps=3, guidance_scale=5.0, decode_timestep=0.05, decode_noise_scale=0.025,
+            generator=[torch.Generator().manual_seed(5)], output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
+    assert _frames(paths[1:]) != _frames(default[1:])
+    refused = run_cli(*_argv(tiny_ltx, "--output-size", "64x32"), *decode, "-o", str(tmp_path / "out"))
+    assert refused.code == 2 and "--ltx-decode-timestep is for LTX-Video models whose VAE decodes at a timestep" \
+        in refused.err

@@ -12,9 +12,10 @@ from tests.tiny_flow_models import build_tiny_t5_tokenizer, tiny_t5
 _TEXT = 32
 
 
-def build_tiny_ltx(folder: Path, seed: int = 0) -> Path:
+def build_tiny_ltx(folder: Path, seed: int = 0, timestep_conditioning: bool = False) -> Path:
     """Save the tiny pipeline into `folder`; sizes are multiples of 32 (the pipeline's rule), frame counts of 4 plus
-    one (pass both: the pipeline defaults to 704x512 and 161 frames)."""
+    one (pass both: the pipeline defaults to 704x512 and 161 frames). With `timestep_conditioning`, its VAE decodes
+    at a timestep, as LTX-Video 0.9.1's and later do."""
     import torch
     from diffusers import (
         AutoencoderKLLTXVideo,
@@ -29,8 +30,8 @@ def build_tiny_ltx(folder: Path, seed: int = 0) -> Path:
         decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
         decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
         decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
-        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False, patch_size=1,
-        patch_size_t=1, encoder_causal=True, decoder_causal=False)
+        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=timestep_conditioning,
+        patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
     tokenizer = build_tiny_t5_tokenizer()
     torch.manual_seed(seed)
     text_encoder = tiny_t5(len(tokenizer), _TEXT)
@@ -44,3 +45,8 @@ def build_tiny_ltx(folder: Path, seed: int = 0) -> Path:
                                 transformer=transformer)
     pipeline.save_pretrained(folder)
     return folder
+
+
+def build_tiny_ltx_091(folder: Path, seed: int = 0) -> Path:
+    """The tiny LTX-Video with a timestep-conditioned VAE (see build_tiny_ltx)."""
+    return build_tiny_ltx(folder, seed, timestep_conditioning=True)

@@ -30,6 +30,7 @@ from dgenerate.families import (
     FLOW_SHIFT,
     IMAGE_GUIDANCE,
     LOW_NOISE_GUIDANCE,
+    LTX_DECODE,
     MAX_SEQUENCE_LENGTH,
     MODEL_TYPES,
     NO_T5,
@@ -178,6 +179,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     add("--low-noise-guidance-scales", nargs="+", metavar="SCALE", help=f"{supporting(LOW_NOISE_GUIDANCE)} with two "
         "experts (Wan 2.2): guidance scales of the low-noise expert to try (a grid axis), which denoises the end of "
         "the schedule; --guidance-scales is then the high-noise expert's. (default: --guidance-scales for both)")
+    add("--ltx-decode-timestep", metavar="T", help=f"{supporting(LTX_DECODE)} whose VAE is timestep-conditioned "
+        "(LTX-Video 0.9.1 and later): the timestep the VAE decodes at, 0 to 1 (LTX's examples use 0.03 to 0.05). "
+        "(default: the pipeline's 0)")
+    add("--ltx-decode-noise-scale", metavar="SCALE", help=f"{supporting(LTX_DECODE)} whose VAE is timestep-"
+        "conditioned: how much of the decoder's noise is mixed into the latents, 0 to 1 (LTX's examples use 0.025). "
+        "(default: --ltx-decode-timestep)")
     add("--no-t5", action="store_true", help=f"{supporting(NO_T5)}: load the model without its T5 text encoder, "
         "which saves several GB of memory (prompts are read by the CLIP encoders only; the images change).")
     add("--transformer", help=f"{supporting(TRANSFORMER)}: a transformer in place of the model's own, such as a "
@@ -460,6 +467,10 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         if args.flow_shifts is not None else None,
         low_noise_guidance_scales=_numbers(args.low_noise_guidance_scales, "--low-noise-guidance-scales", float, 0.0)
         if args.low_noise_guidance_scales is not None else None,
+        ltx_decode_timestep=_numbers([args.ltx_decode_timestep], "--ltx-decode-timestep", float, 0.0, 1.0)[0]
+        if args.ltx_decode_timestep is not None else None,
+        ltx_decode_noise_scale=_numbers([args.ltx_decode_noise_scale], "--ltx-decode-noise-scale", float, 0.0, 1.0)[0]
+        if args.ltx_decode_noise_scale is not None else None,
     )
 
 

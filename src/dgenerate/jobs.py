@@ -37,7 +37,8 @@ _ADDED_LATER = (("model", "no_t5", False), ("model", "offload", None), ("model",
                 ("job", "hires_upscaler", None), ("job", "hires_strength", None), ("job", "hires_steps", None),
                 ("job", "vae_tiling", False), ("job", "vae_slicing", False), ("job", "cache", None),
                 ("job", "frames", None), ("job", "frame_rate", None), ("job", "flow_shift", None),
-                ("job", "low_noise_guidance_scale", None),
+                ("job", "low_noise_guidance_scale", None), ("job", "ltx_decode_timestep", None),
+                ("job", "ltx_decode_noise_scale", None),
                 ("model", "quantize", None), ("model", "compile", None))
 HIRES_UPSCALERS = ("latent", "lanczos")  # or an upscaling model's weights file
 PROMPT_WEIGHTINGS = ("none", "a1111")
@@ -210,6 +211,8 @@ class Job:
     frame_rate: float | None = None  # and its frames a second
     flow_shift: float | None = None  # the scheduler's flow shift (Wan), where the family takes it as an option
     low_noise_guidance_scale: float | None = None  # a two-expert model's low-noise expert's (None: guidance_scale)
+    ltx_decode_timestep: float | None = None  # LTX-Video's timestep-conditioned VAE decodes at this timestep
+    ltx_decode_noise_scale: float | None = None  # with this much noise mixed into the latents (None: the timestep)
     index: int = field(default=1, compare=False)
     output: OutputSpec = field(default_factory=OutputSpec, compare=False)
     prompt_template: str | None = field(default=None, compare=False)  # the prompt as given, before its syntax

@@ -104,6 +104,8 @@ class RenderRequest:
     frame_rate: float | None = None
     flow_shifts: tuple[float, ...] | None = None
     low_noise_guidance_scales: tuple[float, ...] | None = None
+    ltx_decode_timestep: float | None = None
+    ltx_decode_noise_scale: float | None = None
 
 
 def parse_prompt(text: str) -> Prompt:
@@ -301,7 +303,8 @@ def _batch_key(job: Job) -> tuple[object, ...]:
             job.true_guidance_scale, job.max_sequence_length, job.prompt_weighting, job.control_nets,
             job.image_guidance_scale, job.upscaler_noise_level, varied(job), job.hires_scale, job.hires_upscaler,
             job.hires_strength, job.hires_steps, job.vae_tiling, job.vae_slicing, job.cache, job.frames,
-            job.frame_rate, job.flow_shift, job.low_noise_guidance_scale)
+            job.frame_rate, job.flow_shift, job.low_noise_guidance_scale, job.ltx_decode_timestep,
+            job.ltx_decode_noise_scale)
 
 
 def varied(job: Job) -> bool:
@@ -430,6 +433,8 @@ def cells(request: RenderRequest) -> Iterator[Job]:
             frame_rate=request.frame_rate,
             flow_shift=flow_shift,
             low_noise_guidance_scale=low_noise_scale,
+            ltx_decode_timestep=request.ltx_decode_timestep,
+            ltx_decode_noise_scale=request.ltx_decode_noise_scale,
             index=index,
             output=request.output,
         )

@@ -379,6 +379,8 @@ _TABLE: tuple[tuple[str, Callable[[str], Option]], ...] = (
     ("--frame-rate", _job_field("frame_rate", _number, _float(0.01, 240))),
     ("--flow-shifts", _job_field("flow_shift", _number, _float(0.01, 100))),
     ("--low-noise-guidance-scales", _job_field("low_noise_guidance_scale", _number, _float(0.0))),
+    ("--ltx-decode-timestep", _job_field("ltx_decode_timestep", _number, _float(0.0, 1.0))),
+    ("--ltx-decode-noise-scale", _job_field("ltx_decode_noise_scale", _number, _float(0.0, 1.0))),
     ("--hires-scales", _job_field("hires_scale", _number, _float(1.0, 8.0))),
     ("--hires-upscaler", _job_field("hires_upscaler", _text, lambda text, _flag: parse_hires_upscaler(text))),
     ("--hires-strengths", _job_field("hires_strength", _number, _float(0.0, 1.0))),

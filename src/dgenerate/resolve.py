@@ -362,6 +362,11 @@ def _clip(job: Job, facts: ModelFacts) -> Job:
     shift = job.flow_shift
     if shift is None and FLOW_SHIFT in own.supports:  # the model's own, recorded
         shift = float(facts.scheduler_config.get("flow_shift", facts.scheduler_config.get("shift", 1.0)))
+    for flag, value in (("--ltx-decode-timestep", job.ltx_decode_timestep),
+                        ("--ltx-decode-noise-scale", job.ltx_decode_noise_scale)):
+        if value is not None and not facts.vae_timestep:
+            raise UsageError(f"{flag} is for {own.name} models whose VAE decodes at a timestep (0.9.1 and later); "
+                             f"model_path {job.model.path!r} has a VAE without timestep conditioning: leave it out")
     if job.low_noise_guidance_scale is not None and not facts.two_experts:
         raise UsageError(f"--low-noise-guidance-scales is for {own.name} models with two experts (Wan 2.2's "
                          f"transformer_2 and boundary_ratio); model_path {job.model.path!r} has one: leave it out")

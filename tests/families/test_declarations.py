@@ -115,7 +115,8 @@ _GIVEN = {"refiner": {"refiner": RefinerSpec("r")}, "textual_inversions": {"text
     "first-block": {"cache": "first-block;threshold=0.05"},
     "taylorseer": {"cache": "taylorseer;interval=5;warmup=3;order=1"},
     "video": {"frames": 9, "frame_rate": 16.0}, "flow_shift": {"flow_shift": 5.0},
-    "low_noise_guidance": {"low_noise_guidance_scale": 3.0}}
+    "low_noise_guidance": {"low_noise_guidance_scale": 3.0},
+    "ltx_decode": {"ltx_decode_timestep": 0.05, "ltx_decode_noise_scale": 0.025}}
 
 
 @pytest.mark.parametrize("option", _TABLE, ids=lambda option: option.name)

@@ -35,6 +35,7 @@ FIRST_BLOCK_CACHE = "first-block"
 TAYLORSEER = "taylorseer"
 VIDEO = "video"  # makes clips: --frames and --frame-rate
 FLOW_SHIFT = "flow_shift"  # its scheduler's flow shift is an option (--flow-shifts)
+LTX_DECODE = "ltx_decode"  # its timestep-conditioned VAEs decode at a timestep with noise (LTX-Video 0.9.1 on)
 LOW_NOISE_GUIDANCE = "low_noise_guidance"  # its two-expert models guide the low-noise expert apart (Wan 2.2)
 
 

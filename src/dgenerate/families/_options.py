@@ -14,6 +14,7 @@ from dgenerate.families._family import (
     FLOW_SHIFT,
     IMAGE_GUIDANCE,
     LOW_NOISE_GUIDANCE,
+    LTX_DECODE,
     MAX_SEQUENCE_LENGTH,
     NO_T5,
     PROMPT_WEIGHTING,
@@ -64,6 +65,9 @@ _TABLE = (
             note=", whose scheduler's shift is set per job"),
     _Option(LOW_NOISE_GUIDANCE, lambda job: None if job.low_noise_guidance_scale is None
             else "--low-noise-guidance-scales", job=True, note=", whose two-expert models (Wan 2.2) guide each expert"),
+    _Option(LTX_DECODE, lambda job: None if job.ltx_decode_timestep is None else "--ltx-decode-timestep", job=True),
+    _Option(LTX_DECODE, lambda job: None if job.ltx_decode_noise_scale is None else "--ltx-decode-noise-scale",
+            job=True),
     _Option(VIDEO, lambda job: None if job.frames is None else "--frames", job=True, audience="video models"),
     _Option(VIDEO, lambda job: None if job.frame_rate is None else "--frame-rate", job=True,
             audience="video models"),

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dgenerate.families._family import MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline
+from dgenerate.families._family import LTX_DECODE, MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline
 from dgenerate.jobs import Job
 
 
 def _clip_arguments(job: Job) -> dict[str, Any]:
     assert job.frames is not None and job.frame_rate is not None, "resolved LTX jobs record their clip"
-    return {"num_frames": job.frames, "frame_rate": job.frame_rate}
+    decode = {name: value for name, value in (("decode_timestep", job.ltx_decode_timestep),
+                                              ("decode_noise_scale", job.ltx_decode_noise_scale)) if value is not None}
+    return {"num_frames": job.frames, "frame_rate": job.frame_rate, **decode}
 
 
 def _temporal_factor(vae: Mapping[str, Any]) -> int:
@@ -34,7 +36,7 @@ FAMILY = Family(
     index_classes=("LTXPipeline",),
     pipelines={"text": Pipeline("LTXPipeline"), "img2img": Pipeline("LTXImageToVideoPipeline", strength=False)},
     denoiser="transformer",
-    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH}),
+    supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH, LTX_DECODE}),
     patch=4,  # LTXPipeline takes sizes in multiples of 32, whatever the VAE
     flow_matching=True,
     custom_sigmas=True,

@@ -23,6 +23,7 @@ class ModelFacts:
     frames_multiple: int = 0  # a video model's clips are this many frames, times any count, plus one (0: pictures)
     two_experts: bool = False  # a second transformer denoises the low-noise end of the schedule (Wan 2.2)
     last_frame: bool = False  # reads a clip's last frame besides its first (Wan's first-and-last-frame models)
+    vae_timestep: bool = False  # its VAE decodes conditioned on a timestep (LTX-Video 0.9.1 and later)
 
 
 def model_facts(spec: ModelSpec) -> ModelFacts:
@@ -42,4 +43,5 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
     frames = own.temporal_factor(vae) if own.temporal_factor is not None else own.frames_multiple
     return ModelFacts(scale * own.patch, own.default_size or (side, side), scheduler, scheduler_config,
                       index_class(folder, spec.path), frames,
-                      model_index(folder, spec.path).get("boundary_ratio") is not None, own.reads_last_frame(denoiser))
+                      model_index(folder, spec.path).get("boundary_ratio") is not None, own.reads_last_frame(denoiser),
+                      bool(vae.get("timestep_conditioning", False)))
