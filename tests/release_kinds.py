@@ -196,6 +196,16 @@ KINDS = (
                            "depth;model={tiny_depth}"), batches=False),
     Kind("control-pose", (*_controlled("{tiny_model}", CONTROL, "sd_controlnet"), "--control-image-processors",
                           "pose;model={tiny_pose};threshold=0"), batches=False),
+    # and the video families: one config per clip
+    Kind("wan", ("{tiny_wan}", "--output-size", "48x32", "--frames", "5", "--flow-shifts", "5")),
+    Kind("wan22-low-noise-guidance", ("{tiny_wan22}", "--output-size", "48x32", "--frames", "5",
+                                      "--low-noise-guidance-scales", "3")),
+    Kind("wan-image-to-video", ("{tiny_wan_i2v}", "--image-seeds", SEED, "--frames", "5"), batches=False),
+    Kind("wan-first-last-frame", ("{tiny_wan_flf2v}", "--image-seeds", f"{SEED};last={REFERENCE}", "--frames", "5"),
+         batches=False),
+    Kind("wan-video-to-video", ("{tiny_wan}", "--image-seeds", CLIP, "--frames", "1", *STRENGTH), batches=False),
+    Kind("ltx", ("{tiny_ltx_091}", "--output-size", "64x32", "--frames", "5", "--ltx-decode-timestep", "0.05")),
+    Kind("ltx-image-to-video", ("{tiny_ltx}", "--image-seeds", SEED, "--frames", "5"), batches=False),
 )
 
 
