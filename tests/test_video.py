@@ -491,3 +491,15 @@ def test_ltx_decodes_at_the_timestep_and_noise_it_is_given(tiny_ltx_091: Path, t
     refused = run_cli(*_argv(tiny_ltx, "--output-size", "64x32"), *decode, "-o", str(tmp_path / "out"))
     assert refused.code == 2 and "--ltx-decode-timestep is for LTX-Video models whose VAE decodes at a timestep" \
         in refused.err
+
+
+def test_bfloat16_and_vae_tiling_are_recorded_and_replay(tiny_wan: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    ((job, paths),) = _render(_argv(tiny_wan, "--seeds", "12", "--dtype", "bfloat16", "--vae-tiling", "-af", "apng"),
+                              tmp_path / "run")
+    recorded = paths[0].with_suffix(".dgen").read_text()
+    assert "--dtype bfloat16" in recorded and "--vae-tiling" in recorded and read_config(recorded) == [job]
+    (tmp_path / "again").mkdir()
+    monkeypatch.chdir(tmp_path / "again")
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:]) and again[0].read_bytes() == paths[0].read_bytes()
