@@ -129,8 +129,8 @@ def _clip(model: LoadedModel, job: Job, source: Iterator[SeedFrame], progress: P
 
 
 def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: Path) -> Iterator[Result]:
-    """The picture of one resolved image seed job: a still, or an animation frame by frame; a video model's clip
-    from the seed's first frame."""
+    """The picture of one resolved image seed job: a still, or an animation frame by frame; a video model's clip,
+    started from the seed's first frame or made from its frames (video to video)."""
     from dgenerate.media import open_seed
 
     seed = job.image_seed
