@@ -456,24 +456,14 @@ def describe_grid(request: RenderRequest) -> str:
     if request.image_seeds:
         strengths = [(len(request.image_seed_strengths), "strength")] if request.image_seed_strengths else []
         axes[1:1] = [(len(request.image_seeds), "image seed"), *strengths]
-    if request.high_noise_fractions:
-        axes.append((len(request.high_noise_fractions), "high noise fraction"))
-    if request.true_guidance_scales:
-        axes.append((len(request.true_guidance_scales), "true guidance scale"))
-    if request.image_guidance_scales:
-        axes.append((len(request.image_guidance_scales), "image guidance scale"))
-    if request.upscaler_noise_levels:
-        axes.append((len(request.upscaler_noise_levels), "upscaler noise level"))
-    if request.hires_scales:
-        axes += [(len(request.hires_scales), "hires scale"), (len(request.hires_strengths or (0,)), "hires strength")]
-    if request.caches:
-        axes.append((len(request.caches), "cache setting"))
-    if request.frames:
-        axes.append((len(request.frames), "frame count"))
-    if request.flow_shifts:
-        axes.append((len(request.flow_shifts), "flow shift"))
-    if request.low_noise_guidance_scales:
-        axes.append((len(request.low_noise_guidance_scales), "low-noise guidance scale"))
+    optional: tuple[tuple[Sequence[object] | None, str], ...] = (
+        (request.high_noise_fractions, "high noise fraction"), (request.true_guidance_scales, "true guidance scale"),
+        (request.image_guidance_scales, "image guidance scale"),
+        (request.upscaler_noise_levels, "upscaler noise level"), (request.hires_scales, "hires scale"),
+        ((request.hires_strengths or (0,)) if request.hires_scales else None, "hires strength"),
+        (request.caches, "cache setting"), (request.frames, "frame count"), (request.flow_shifts, "flow shift"),
+        (request.low_noise_guidance_scales, "low-noise guidance scale"))
+    axes += [(len(values), name) for values, name in optional if values]
     if request.variation_seeds:
         axes += [(len(request.variation_seeds), "variation seed"),
                  (len(request.variation_strengths or ()), "variation strength")]

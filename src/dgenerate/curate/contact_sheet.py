@@ -168,11 +168,11 @@ def cell_size(shots: Sequence[Shot]) -> tuple[int, int]:
 
     width = height = 1
     for shot in shots:
-        if shot.strip:
-            fitted = thumbnail_size(_opened(shot).size)
-        else:
-            with Image.open(shot.picture) as image:  # the header alone
-                fitted = thumbnail_size(image.size)
+        sizes = []
+        for path in shot.strip or (shot.picture,):
+            with Image.open(path) as image:  # the header alone
+                sizes.append(image.size)
+        fitted = thumbnail_size((sum(each[0] for each in sizes), max(each[1] for each in sizes)))  # side by side
         width, height = max(width, fitted[0]), max(height, fitted[1])
     return width, height
 

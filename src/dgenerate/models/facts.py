@@ -9,7 +9,7 @@ from dgenerate.errors import ModelError
 from dgenerate.families import family
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.location import config_folder
-from dgenerate.models.paths import index_class, model_index, read_json
+from dgenerate.models.paths import model_index, read_json
 from dgenerate.models.vae import vae_config_folder
 
 
@@ -41,7 +41,7 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
     if not isinstance(scheduler, str):
         raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
     frames = own.temporal_factor(vae) if own.temporal_factor is not None else own.frames_multiple
+    index = model_index(folder, spec.path)
     return ModelFacts(scale * own.patch, own.default_size or (side, side), scheduler, scheduler_config,
-                      index_class(folder, spec.path), frames,
-                      model_index(folder, spec.path).get("boundary_ratio") is not None, own.reads_last_frame(denoiser),
-                      bool(vae.get("timestep_conditioning", False)))
+                      str(index.get("_class_name", "")), frames, index.get("boundary_ratio") is not None,
+                      own.reads_last_frame(denoiser), bool(vae.get("timestep_conditioning", False)))
