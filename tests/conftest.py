@@ -161,6 +161,7 @@ tiny_pose = _as_released("tiny_pose")  # the pose processor's model
 tiny_wan = _as_released("tiny_wan")  # the video families
 tiny_ltx = _as_released("tiny_ltx")
 tiny_ltx_091 = _as_released("tiny_ltx_091")
+tiny_ltx2 = _as_released("tiny_ltx2")
 tiny_wan_i2v = _as_released("tiny_wan_i2v")
 tiny_wan22 = _as_released("tiny_wan22")
 tiny_wan_flf2v = _as_released("tiny_wan_flf2v")

@@ -281,6 +281,7 @@ BUILDERS: dict[str, Builder] = {
     "tiny_wan_flf2v": _built("tiny_wan", "build_tiny_wan_flf2v", "tiny-wan-flf2v"),
     "tiny_ltx": _built("tiny_ltx", "build_tiny_ltx", "tiny-ltx"),
     "tiny_ltx_091": _built("tiny_ltx", "build_tiny_ltx_091", "tiny-ltx-091"),
+    "tiny_ltx2": _built("tiny_ltx2", "build_tiny_ltx2", "tiny-ltx2"),
     "tiny_pix2pix": _built("tiny_edit_models", "build_tiny_pix2pix", "pix2pix", base="tiny_model"),
     "tiny_sdxl_pix2pix": _built("tiny_edit_models", "build_tiny_sdxl_pix2pix", "pix2pix", base="tiny_sdxl"),
     "tiny_upscaler": _built("tiny_edit_models", "build_tiny_upscaler", "upscaler-x4", base="tiny_model"),

@@ -206,6 +206,10 @@ KINDS = (
     Kind("wan-video-to-video", ("{tiny_wan}", "--image-seeds", CLIP, "--frames", "1", *STRENGTH), batches=False),
     Kind("ltx", ("{tiny_ltx_091}", "--output-size", "64x32", "--frames", "5", "--ltx-decode-timestep", "0.05")),
     Kind("ltx-image-to-video", ("{tiny_ltx}", "--image-seeds", SEED, "--frames", "5"), batches=False),
+    Kind("ltx-video-to-video", ("{tiny_ltx}", "--image-seeds", CLIP, "--frames", "1", *STRENGTH), batches=False),
+    Kind("ltx2", ("{tiny_ltx2}", "--output-size", "64x32", "--frames", "5", "--max-sequence-length", "32")),
+    Kind("ltx2-image-to-video", ("{tiny_ltx2}", "--image-seeds", SEED, "--frames", "5", "--max-sequence-length", "32"),
+         batches=False),
 )
 
 

@@ -167,7 +167,8 @@ def test_wans_own_scheduler_and_the_flow_matching_ones_run_it(tiny_wan: Path, tm
 def test_an_image_model_refuses_frames(tiny_model: Path, run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli(str(tiny_model), "--frames", "9", "-o", str(tmp_path))
     assert result.code == 2
-    assert "--frames is for video models (torch-wan, torch-ltx)" in result.err and "leave it out" in result.err
+    assert "--frames is for video models (torch-wan, torch-ltx, torch-ltx2)" in result.err
+    assert "leave it out" in result.err
 
 
 def _plain_ltx(model: Path, seed: int, frame_rate: float) -> list[bytes]:
@@ -308,8 +309,8 @@ def test_a_wan_2_2_folder_runs_both_experts_as_plain_diffusers_does(tiny_wan22: 
     assert _frames(paths[1:]) != [np.asarray(frame).tobytes() for frame in alone], "the second expert takes part"
 
 
-def _source_video(folder: Path, frames: int) -> Path:
-    """A 48x32 MP4 of a square moving right, `frames` long, at 16 frames a second."""
+def _source_video(folder: Path, frames: int, size: tuple[int, int] = (48, 32)) -> Path:
+    """An MP4 of a square moving right, `frames` long, at 16 frames a second."""
     from fractions import Fraction
 
     from PIL import ImageDraw
@@ -317,12 +318,23 @@ def _source_video(folder: Path, frames: int) -> Path:
     from dgenerate.media import AnimationWriter
 
     path = folder / "moving.mp4"
-    with AnimationWriter(path, "mp4", Fraction(16), (48, 32)) as writer:
+    with AnimationWriter(path, "mp4", Fraction(16), size) as writer:
         for index in range(frames):
-            picture = Image.new("RGB", (48, 32), "navy")
+            picture = Image.new("RGB", size, "navy")
             ImageDraw.Draw(picture).rectangle((2 + 2 * index, 8, 14 + 2 * index, 20), fill="orange")
             writer.write(picture)
     return path
+
+
+def _assert_replayed_at_strength(job: dgenerate.Job, paths: list[Path], folder: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clip's config records its strength and makes the clip again: its frames and its APNG, byte for byte."""
+    recorded = paths[0].with_suffix(".dgen").read_text()
+    assert "--image-seed-strengths 0.6" in recorded and read_config(recorded) == [job]
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
+    assert _frames(again[1:]) == _frames(paths[1:]) and again[0].read_bytes() == paths[0].read_bytes()
 
 
 def test_a_wan_text_to_video_model_changes_a_video(tiny_wan: Path, tmp_path: Path,
@@ -349,12 +361,7 @@ def test_a_wan_text_to_video_model_changes_a_video(tiny_wan: Path, tmp_path: Pat
     finally:
         torch.set_num_threads(threads)
     assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
-    recorded = paths[0].with_suffix(".dgen").read_text()
-    assert "--image-seed-strengths 0.6" in recorded and read_config(recorded) == [job]
-    (tmp_path / "again").mkdir()
-    monkeypatch.chdir(tmp_path / "again")
-    again = dgenerate.render(dgenerate.load_config(recorded), _CACHE)
-    assert _frames(again[1:]) == _frames(paths[1:]) and again[0].read_bytes() == paths[0].read_bytes()
+    _assert_replayed_at_strength(job, paths, tmp_path / "again", monkeypatch)
 
 
 def test_video_to_video_needs_a_video_as_long_as_the_clip(tiny_wan: Path, tmp_path: Path, run_cli: RunCli) -> None:
@@ -465,6 +472,55 @@ def test_an_ltx_folder_starts_a_clip_from_an_image(tiny_ltx: Path, tmp_path: Pat
     finally:
         torch.set_num_threads(threads)
     assert _frames(paths[1:]) == [np.asarray(frame).tobytes() for frame in plain], "plain diffusers, byte for byte"
+
+
+def _plain_ltx_video_to_video(model: Path, frames: list[Image.Image], strength: float, seed: int) -> list[bytes]:
+    """What a plain diffusers script does for LTX video to video: LTXConditionPipeline from the video's latents (its
+    VAE's mean, normalised as the pipeline does), on the scheduler unshifted, at one thread."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXConditionPipeline
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pipeline = LTXConditionPipeline.from_pretrained(model)
+        pipeline.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipeline.scheduler.config,
+                                                                         use_dynamic_shifting=False)
+        with torch.no_grad():
+            encoded = pipeline.vae.encode(pipeline.video_processor.preprocess_video(frames, 32, 64)).latent_dist.mode()
+        latents = pipeline._normalize_latents(encoded, pipeline.vae.latents_mean, pipeline.vae.latents_std)
+        made = pipeline(prompt="a red circle", negative_prompt="", latents=latents, denoise_strength=strength,
+                        height=32, width=64, num_frames=9, frame_rate=25.0, num_inference_steps=5, guidance_scale=5.0,
+                        generator=[torch.Generator().manual_seed(seed)], output_type="pil").frames[0]
+    finally:
+        torch.set_num_threads(threads)
+    return [np.asarray(frame).tobytes() for frame in made]
+
+
+def test_an_ltx_folder_changes_a_video_given_a_strength(tiny_ltx: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dgenerate.media import open_seed
+
+    video = _source_video(tmp_path, 12, (64, 32))
+    argv = [str(tiny_ltx), "--image-seeds", str(video), "--image-seed-strengths", "0.6", *_CLIP[2:], "--seeds", "3",
+            "--inference-steps", "5", "-af", "apng"]
+    ((job, paths),) = _render(argv, tmp_path / "run")
+    assert (job.frames, job.strength, job.width, job.height, len(paths) - 1) == (9, 0.6, 64, 32, 9)
+    with open_seed(video) as source:
+        frames = [image.convert("RGB") for image, _, _ in itertools.islice(source, 9)]
+    assert _frames(paths[1:]) == _plain_ltx_video_to_video(tiny_ltx, frames, 0.6, 3), "plain diffusers, byte for byte"
+    assert _frames(paths[1:]) != _plain_ltx_video_to_video(tiny_ltx, frames, 0.9, 3), "the strength counts"
+    _assert_replayed_at_strength(job, paths, tmp_path / "again", monkeypatch)
+
+
+def test_ltx_video_to_video_needs_a_video(tiny_ltx: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    still = tmp_path / "still.png"
+    Image.new("RGB", (64, 32), "navy").save(still)
+    result = run_cli(*_argv(tiny_ltx, "--output-size", "64x32"), "--image-seeds", str(still), "--image-seed-strengths",
+                     "0.5", "-o", str(tmp_path / "out"))
+    assert result.code == 2 and not (tmp_path / "out").exists()
+    assert "is a still image, and an LTX-Video model given a strength changes a video (video to video): give a " \
+           "video, or leave out --image-seed-strengths to start a clip from a picture" in result.err
 
 
 def test_ltx_decodes_at_the_timestep_and_noise_it_is_given(tiny_ltx_091: Path, tiny_ltx: Path, tmp_path: Path,

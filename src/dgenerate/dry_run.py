@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dgenerate.errors import printable
-from dgenerate.families import picture_size
+from dgenerate.families import AUDIO, family, picture_size
 from dgenerate.jobs import Job
 from dgenerate.media.info import MediaInfo
 from dgenerate.naming import format_number, frame_stem, image_stem, numbered
@@ -90,12 +90,13 @@ def _clip_line(job: Job, names: _Names, head: str) -> str:
     """A video model's clip, and its frames' PNGs."""
     assert job.frames is not None and job.frame_rate is not None, "resolved clips record their frames"
     folder, suffix = Path(job.output.path), f".{job.output.animation_format}"
-    stem = names.claim(folder, image_stem(job), _suffixes(job, suffix))
+    sound = AUDIO in family(job.model.model_type).supports
+    stem = names.claim(folder, image_stem(job), (*_suffixes(job, suffix), *((".wav",) if sound else ())))
     for frame in range(job.frames):
         names.claim(folder, frame_stem(stem, frame), (".png",))
     return (f"{_files(folder / stem, job, suffix, head)}, clip of {job.frames} frames at "
             f"{format_number(job.frame_rate)} a second, written also as {folder / frame_stem(stem, 0)}.png ... "
-            f"{folder / frame_stem(stem, job.frames - 1)}.png")
+            f"{folder / frame_stem(stem, job.frames - 1)}.png" + (f", its sound {folder / stem}.wav" if sound else ""))
 
 
 def _command(job: Job) -> str:

@@ -19,10 +19,10 @@ from pathlib import Path
 from dgenerate.errors import UsageError
 from dgenerate.families import (
     FLOW_SHIFT,
-    MAX_SEQUENCE_LENGTH,
     VARIATION_SEEDS,
     Mode,
     Pipeline,
+    article,
     check_options,
     family,
     supporting,
@@ -214,9 +214,11 @@ class Resolver:
         info, seed, own = self.media_info(job), job.image_seed, family(job.model.model_type)
         assert seed is not None and job.frames is not None
         if not info.animated:
-            raise UsageError(f"--image-seeds {seed.image!r} is a still image, and a {own.name} text-to-video model "
-                             "changes a video (video to video): give a video, or use an image-to-video model to "
-                             "start a clip from a picture")
+            changes, start = (f"a {own.name} text-to-video model", "use an image-to-video model") \
+                if own.video_to_video is None else (f"{article(own.name)} model given a strength",
+                                                    "leave out --image-seed-strengths")
+            raise UsageError(f"--image-seeds {seed.image!r} is a still image, and {changes} changes a video (video to "
+                             f"video): give a video, or {start} to start a clip from a picture")
         if info.frame_count is not None and info.frame_count < job.frames:
             fits = (info.frame_count - 1) // facts.frames_multiple * facts.frames_multiple + 1
             raise UsageError(f"--image-seeds {seed.image!r} has {info.frame_count} frames (from --frame-start to "
@@ -323,7 +325,8 @@ def job_mode(job: Job) -> Mode:
 
 def job_pipeline(job: Job, folder_class: str) -> Pipeline:
     """The pipeline a resolved job runs on its model (whose model_index.json names `folder_class`)."""
-    return family(job.model.model_type).pipeline(job_mode(job), bool(job.control_nets), folder_class, job.model.path)
+    return family(job.model.model_type).pipeline(job_mode(job), bool(job.control_nets), folder_class, job.model.path,
+                                                 job.strength is not None)
 
 
 def _family_fields(job: Job, facts: ModelFacts) -> Job:
@@ -331,14 +334,15 @@ def _family_fields(job: Job, facts: ModelFacts) -> Job:
     open filled in: the text encoder's sequence length and the true guidance (the family's defaults, recorded)."""
     own = family(job.model.model_type)
     check_options(job, own, f"model_path {job.model.path!r}")
-    if job.max_sequence_length is not None and job.max_sequence_length > MAX_SEQUENCE_LENGTH:
-        raise UsageError(f"--max-sequence-length {job.max_sequence_length} is too long: use 1 to {MAX_SEQUENCE_LENGTH}")
+    if job.max_sequence_length is not None and job.max_sequence_length > own.longest_sequence:
+        raise UsageError(f"--max-sequence-length {job.max_sequence_length} is too long for {own.name}: use 1 to "
+                         f"{own.longest_sequence}")
     for flag, used in (("--control-nets", job.control_nets), ("--prompt-weighting a1111", job.prompt_weighting)):
         if used and job.model.refiner is not None:
             raise UsageError(f"{flag} does not run with --sdxl-refiner (the refiner would read neither); leave out "
                              "one of them")
     pipeline = job_pipeline(job, facts.index_class)
-    what = own.describe(job_mode(job), bool(job.control_nets), facts.index_class)
+    what = own.describe(job_mode(job), bool(job.control_nets), facts.index_class, job.strength is not None)
     _check_pipeline_takes(job, pipeline, what)
     length = job.max_sequence_length or own.default_sequence_length
     true_guidance = (job.true_guidance_scale if job.true_guidance_scale is not None else own.default_true_guidance) \

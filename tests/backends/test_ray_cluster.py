@@ -219,13 +219,20 @@ def test_variation_seeds_processors_and_the_hires_pass_run_on_workers_as_locally
 
 
 @pytest.mark.usefixtures("cluster")
-def test_video_clips_run_on_workers_as_locally(run_cli: RunCli, tiny_wan: Path, tmp_path: Path) -> None:
-    """A video model's clips come back from the workers whole: the APNG, its frames' PNGs and its config, byte for
-    byte as a local run writes them."""
-    argv = [str(tiny_wan), "--output-size", "48x32", "--frames", "5", "--prompts", "a red circle", "--device", "cpu",
-            "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "3", "4", "-af", "apng", "--output-configs"]
+@pytest.mark.parametrize(("model", "more", "files_per_clip"), [
+    ("tiny_wan", ("--output-size", "48x32"), 1 + 5 + 1),
+    ("tiny_ltx2", ("--output-size", "64x32", "--max-sequence-length", "32"), 1 + 5 + 1 + 1),  # and its sound
+])
+def test_video_clips_run_on_workers_as_locally(run_cli: RunCli, model: str, more: tuple[str, ...],
+                                               files_per_clip: int, request: pytest.FixtureRequest,
+                                               tmp_path: Path) -> None:
+    """A video model's clips come back from the workers whole: the APNG, its frames' PNGs, its sound (LTX-2's WAV)
+    and its config, byte for byte as a local run writes them."""
+    argv = [str(request.getfixturevalue(model)), *more, "--frames", "5", "--prompts", "a red circle", "--device",
+            "cpu", "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "3", "4", "-af", "apng",
+            "--output-configs"]
     assert run_cli(*argv, "-o", str(tmp_path / "local")).code == 0
     result = run_cli(*argv, "--backend", "ray", "--workers", "2", "-o", str(tmp_path / "ray"))
     assert result.code == 0, result.err
     local, remote = files(tmp_path / "local"), files(tmp_path / "ray")
-    assert len(local) == 2 * (1 + 5 + 1) and local == remote
+    assert len(local) == 2 * files_per_clip and local == remote

@@ -10,6 +10,7 @@ no torch.
 from __future__ import annotations
 
 from dgenerate.families._family import (
+    AUDIO,
     DEEPCACHE,
     FIRST_BLOCK_CACHE,
     FLOW_SHIFT,
@@ -54,6 +55,7 @@ from dgenerate.families._registry import (
 )
 
 __all__ = [
+    "AUDIO",
     "DEEPCACHE",
     "FAMILIES",
     "FIRST_BLOCK_CACHE",

@@ -34,6 +34,7 @@ DEEPCACHE = "deepcache"
 FIRST_BLOCK_CACHE = "first-block"
 TAYLORSEER = "taylorseer"
 VIDEO = "video"  # makes clips: --frames and --frame-rate
+AUDIO = "audio"  # its clips have sound (LTX-2): written as a WAV file beside the clip, and into an MP4
 FLOW_SHIFT = "flow_shift"  # its scheduler's flow shift is an option (--flow-shifts)
 LTX_DECODE = "ltx_decode"  # its timestep-conditioned VAEs decode at a timestep with noise (LTX-Video 0.9.1 on)
 LOW_NOISE_GUIDANCE = "low_noise_guidance"  # its two-expert models guide the low-noise expert apart (Wan 2.2)
@@ -53,6 +54,10 @@ class Pipeline:
     step_callback: bool = True  # takes callback_on_step_end (a few older pipelines take only callback_steps)
     video: bool = False  # takes the image seed's frames as `video` (video to video), as many as the job's frames
     last_image: bool = False  # takes a clip's last frame (last_image) besides its first, where the model reads one
+    # takes the video to change as its VAE's latents with a denoise_strength, and plans its own timesteps (so its
+    # scheduler shifts none by the clip's size): LTXConditionPipeline
+    video_latents: bool = False
+    clip_arguments: bool = True  # takes the family's call arguments (the frame count...) with a video to change
 
 
 @dataclass(frozen=True)
@@ -142,17 +147,22 @@ class Family:
     default_frame_rate: float = 0.0
     default_size: tuple[int, int] | None = None  # (width, height) when no size is given; None: the sample size square
     patch: int = 1  # sizes are multiples of the VAE's scale factor times this (2 for 2x2 transformer patches)
+    sizes_multiple: int = 0  # the pipelines' own rule for sizes, whatever the VAE (LTX's 32); 0: the rule above
     default_sample_size: int = 64  # the denoiser's sample size when its config names none
     flow_matching: bool = False  # FlowMatch* schedulers (else the discrete-time ones)
     custom_sigmas: bool = False  # the pipelines plan the scheduler with sigmas of their own
     default_true_guidance: float = 1.0  # --true-guidance-scales when not given, where the pipelines take it (1: off)
     default_sequence_length: int | None = None  # T5 or Qwen prompt tokens the pipelines read by default
+    longest_sequence: int = 512  # the most prompt tokens --max-sequence-length may ask of it
     transformer_class: str | None = None  # what --transformer loads
     transformer_markers: tuple[str, ...] = ()  # weight-name prefixes of its transformer in the diffusers layout
     checkpoints: tuple[Checkpoint, ...] = ()
     vae_file_config: str | None = None  # bundled config of a --vae file without one; None: the model's own VAE's
     refiner_class: str | None = None  # the pipeline --sdxl-refiner loads as
     variants: tuple[Variant, ...] = ()
+    # a video family whose img2img pipeline starts a clip from a picture: the pipeline that changes a video instead,
+    # which a job with a strength runs
+    video_to_video: Pipeline | None = None
     edit_word: str = "editing"  # what its img2img pipeline without a strength does, in messages
     needs: str = ""  # what to give for a mode the family has no pipeline for ("an image to change: --image-seeds x")
     strength_steps: Callable[[int, float], int] = floor_steps
@@ -174,7 +184,7 @@ class Family:
         """'Stable Diffusion XL (torch-sdxl)'."""
         return f"{self.name} ({self.model_type})"
 
-    def describe(self, mode: Mode, control: bool, index_class: str) -> str:
+    def describe(self, mode: Mode, control: bool, index_class: str, strength: bool = False) -> str:
         """The pipeline of a mode in words, for messages: 'a Flux Fill model', 'Flux with --control-nets and an image
         to change'."""
         variant = self.variant(index_class)
@@ -182,6 +192,8 @@ class Family:
             return f"{article(variant.name)} model"
         if control:
             return f"{self.name} with --control-nets" + (" and an image to change" if mode != "text" else "")
+        if self._changes_video(mode, strength):
+            return f"{self.name} (video to video)"
         return f"{self.name} ({_mode_word(mode, self.pipelines, self.edit_word, VIDEO in self.supports)})"
 
     def variant(self, index_class: str) -> Variant | None:
@@ -192,9 +204,12 @@ class Family:
         variant = self.variant(index_class)
         return variant.index_class if variant is not None else next(iter(self.pipelines.values())).class_name
 
-    def pipeline(self, mode: Mode, control: bool, index_class: str, model: str) -> Pipeline:
-        """The pipeline that runs `mode` (with ControlNets when `control`) for a model whose folder names
-        `index_class`; a mode it has none for is one line."""
+    def _changes_video(self, mode: Mode, strength: bool) -> bool:
+        return self.video_to_video is not None and mode == "img2img" and strength
+
+    def pipeline(self, mode: Mode, control: bool, index_class: str, model: str, strength: bool = False) -> Pipeline:
+        """The pipeline that runs `mode` (with ControlNets when `control`, a strength when `strength`) for a model
+        whose folder names `index_class`; a mode it has none for is one line."""
         variant = self.variant(index_class)
         if variant is not None:
             if control:
@@ -204,6 +219,8 @@ class Family:
                 raise UsageError(f"model_path {model!r} is {article(variant.name)} model, {variant.needs}")
             return variant.pipelines[mode]
         if not control:
+            if self.video_to_video is not None and self._changes_video(mode, strength):
+                return self.video_to_video
             if mode not in self.pipelines:
                 raise UsageError(f"model_path {model!r} is {article(self.name)} model, which runs "
                                  f"{_modes(self.pipelines, self.edit_word, VIDEO in self.supports)} only: give "

@@ -11,7 +11,7 @@ from dgenerate.errors import UsageError
 from dgenerate.families._family import Checkpoint, Family, article
 from dgenerate.jobs import Job
 
-MAX_SEQUENCE_LENGTH = 512  # the most T5 or Qwen prompt tokens any family's pipelines read
+MAX_SEQUENCE_LENGTH = 1024  # the most prompt tokens any family's pipelines read (LTX-2's Gemma; T5 and Qwen 512)
 
 
 def _discovered() -> dict[str, Family]:

@@ -1,4 +1,5 @@
-"""LTX-Video: text to video, and image to video from the same folder (the image seed is the clip's first frame). A
+"""LTX-Video: text to video, image to video (the image seed is the clip's first frame) and, given a strength, video to
+video (LTXConditionPipeline changes the seed's frames from their latents), all from the same folder. A
 3D transformer over LTX's video VAE (32 times smaller a side and, for the released models, 8 times fewer frames: the
 VAE's configuration says), a T5 encoder, flow matching on sigmas of its own with a shift that grows with the clip. The
 pipeline is told the frame rate (its positions are in seconds). A job makes one clip of `frames` frames, written as an
@@ -35,9 +36,10 @@ FAMILY = Family(
     order=14,
     index_classes=("LTXPipeline",),
     pipelines={"text": Pipeline("LTXPipeline"), "img2img": Pipeline("LTXImageToVideoPipeline", strength=False)},
+    video_to_video=Pipeline("LTXConditionPipeline", video=True, video_latents=True),
     denoiser="transformer",
     supports=frozenset({VIDEO, MAX_SEQUENCE_LENGTH, LTX_DECODE}),
-    patch=4,  # LTXPipeline takes sizes in multiples of 32, whatever the VAE
+    sizes_multiple=32,  # LTXPipeline's rule, whatever the VAE
     flow_matching=True,
     custom_sigmas=True,
     default_sequence_length=128,
@@ -46,6 +48,6 @@ FAMILY = Family(
     default_frames=161,  # LTXPipeline's default: 6.4 seconds at 25 frames a second
     default_frame_rate=25.0,
     default_size=(704, 512),
-    needs="a prompt alone, or an image to start the clip from",
+    needs="a prompt alone, an image to start the clip from, or a video and --image-seed-strengths to change it",
     call_arguments=_clip_arguments,
 )

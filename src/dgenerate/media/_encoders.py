@@ -16,6 +16,8 @@ from dgenerate.media.timing import FrameClock
 if TYPE_CHECKING:
     from PIL import Image
 
+    from dgenerate.media.sound import Sound
+
 
 class Encoder(Protocol):
     def add(self, frame: Image.Image) -> None: ...
@@ -63,16 +65,37 @@ class _ConstantRateEncoder:
 
 class Mp4Encoder(_ConstantRateEncoder):
     """H.264 (libx264, yuv420p) in MP4 at a constant ``fps`` (per-frame delays are not kept: a frame of 0 ms cannot
-    be stored); odd widths or heights lose their last column or row."""
+    be stored); odd widths or heights lose their last column or row. A ``sound`` goes in as AAC, from time 0."""
 
     def __init__(self, path: Path, fps: Fraction, size: tuple[int, int],
-                 _delays: Sequence[Fraction] | None = None, crf: int = 18) -> None:
+                 _delays: Sequence[Fraction] | None = None, crf: int = 18, sound: Sound | None = None) -> None:
         self._size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
         self._open(path, "mp4", "libx264", fps, self._size, "yuv420p", {"movflags": "+faststart"})
         self._stream.options = {"crf": str(crf), "preset": "medium"}
+        self._sound = sound
+        if sound is not None:
+            self._audio: Any = self._container.add_stream("aac", rate=sound.rate,
+                                                          layout="mono" if sound.channels == 1 else "stereo")
 
     def _prepared(self, frame: Image.Image) -> Image.Image:
         return frame if frame.size == self._size else frame.crop((0, 0, *self._size))
+
+    def close(self) -> None:
+        if self._sound is not None:
+            import av
+            import numpy as np
+
+            try:
+                samples = np.ascontiguousarray(self._sound.samples, dtype=np.float32)
+                layout = "mono" if self._sound.channels == 1 else "stereo"
+                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+                frame.sample_rate, frame.pts = self._sound.rate, 0
+                self._container.mux(self._audio.encode(frame))
+                self._container.mux(self._audio.encode(None))
+            except BaseException:
+                self._container.close()
+                raise
+        super().close()
 
 
 class ApngEncoder(_ConstantRateEncoder):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from dgenerate.media._encoders import Encoder
+    from dgenerate.media.sound import Sound
 
 AnimationFormat = Literal["mp4", "gif", "webp", "apng"]
 ANIMATION_FORMATS: tuple[str, ...] = get_args(AnimationFormat)
@@ -35,9 +36,10 @@ class AnimationWriter:
 
     def __init__(
         self, path: Path, fmt: AnimationFormat, fps: Fraction, size: tuple[int, int], *,
-        delays: Sequence[Fraction] | None = None, overwrite: bool = False
+        delays: Sequence[Fraction] | None = None, overwrite: bool = False, sound: Sound | None = None
     ) -> None:
         _check_arguments(fmt, fps, size)
+        self.sound = sound if fmt == "mp4" else None  # MP4 carries a clip's sound; the other formats have none
         self.path = Path(path)
         self.fmt = fmt
         self.fps = Fraction(fps)
@@ -50,11 +52,12 @@ class AnimationWriter:
         refuse_existing(self.path, overwrite)
 
     def __enter__(self) -> AnimationWriter:
-        from dgenerate.media._encoders import ENCODERS
+        from dgenerate.media._encoders import ENCODERS, Mp4Encoder
 
         self._temp = temp_path(self.path)
         try:
-            self._encoder = ENCODERS[self.fmt](self._temp, self.fps, self.size, self.delays)
+            self._encoder = ENCODERS[self.fmt](self._temp, self.fps, self.size, self.delays) if self.sound is None \
+                else Mp4Encoder(self._temp, self.fps, self.size, sound=self.sound)
         except BaseException as error:
             discard(self._temp)
             if isinstance(error, Exception):  # Ctrl-C and SystemExit go on as they are

@@ -42,6 +42,7 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
         raise ModelError(f"model_path {spec.path!r}: its scheduler configuration names no scheduler class")
     frames = own.temporal_factor(vae) if own.temporal_factor is not None else own.frames_multiple
     index = model_index(folder, spec.path)
-    return ModelFacts(scale * own.patch, own.default_size or (side, side), scheduler, scheduler_config,
-                      str(index.get("_class_name", "")), frames, index.get("boundary_ratio") is not None,
-                      own.reads_last_frame(denoiser), bool(vae.get("timestep_conditioning", False)))
+    return ModelFacts(own.sizes_multiple or scale * own.patch, own.default_size or (side, side), scheduler,
+                      scheduler_config, str(index.get("_class_name", "")), frames,
+                      index.get("boundary_ratio") is not None, own.reads_last_frame(denoiser),
+                      bool(vae.get("timestep_conditioning", False)))

@@ -13,11 +13,13 @@ from dgenerate.caching import StepClock, cached_steps
 from dgenerate.errors import UsageError
 from dgenerate.families import Pipeline, family
 from dgenerate.jobs import Job
+from dgenerate.media.sound import Sound
 from dgenerate.models.loader import LoadedModel
 from dgenerate.models.schedulers import fresh_scheduler
 from dgenerate.plan import varied
 from dgenerate.render.noise import generators, varied_noise
 from dgenerate.render.progress import Progress
+from dgenerate.render.results import Voiced
 
 
 def call_slots(group: list[Job]) -> list[Job]:
@@ -49,11 +51,17 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
     threads, original_scheduler = torch.get_num_threads(), pipeline.scheduler
     if first.cpu_threads is not None:
         torch.set_num_threads(first.cpu_threads)
-    pipeline.scheduler = fresh_scheduler(original_scheduler.config, first.scheduler, seeds, first.flow_shift)
+    config = original_scheduler.config
+    if takes.video_latents and config.get("use_dynamic_shifting", False):  # it plans unshifted timesteps of its own
+        config = {**config, "use_dynamic_shifting": False}
+    pipeline.scheduler = fresh_scheduler(config, first.scheduler, seeds, first.flow_shift)
     inputs.update(_recorded_inputs(first))
     _vae_memory(pipeline, first)
+    if takes.video_latents:
+        inputs = _video_as_latents(pipeline, inputs)
     image_generators = generators(seeds)
-    if varied(first) and "image" not in inputs:  # text to image (a refiner's call is handed the base's latents)
+    # text to image (a refiner's call is handed the base's latents, LTX's video to video its video's)
+    if varied(first) and "image" not in inputs and "latents" not in inputs:
         inputs["latents"] = starting_noise(pipeline, group, image_generators)
     denoiser = getattr(pipeline, family(first.model.model_type).denoiser)
     try:
@@ -73,7 +81,32 @@ def call_pipeline(pipeline: Any, takes: Pipeline, group: list[Job], progress: Pr
         pipeline.scheduler = original_scheduler
         torch.set_num_threads(threads)
     made = result.frames if hasattr(result, "frames") else result.images  # a video pipeline's clips, or pictures
-    return made if output_type == "latent" else list(made)
+    if output_type == "latent":
+        return made
+    if getattr(result, "audio", None) is not None:
+        return _voiced(pipeline, made, result.audio)
+    return list(made)
+
+
+def _voiced(pipeline: Any, clips: Any, audio: Any) -> list[Voiced]:
+    """Each clip's frames with its sound, at the vocoder's sample rate."""
+    rate = int(pipeline.vocoder.config.output_sampling_rate)
+    return [Voiced(list(frames), Sound(sound.detach().float().cpu().numpy(), rate))
+            for frames, sound in zip(clips, audio, strict=True)]
+
+
+def _video_as_latents(pipeline: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """LTXConditionPipeline's video to video: it denoises from the video's latents (the mean of what the model's VAE
+    encodes, normalised as the pipeline normalises its conditioning frames) by `denoise_strength`."""
+    import torch
+
+    video, strength = inputs.pop("video"), inputs.pop("strength")
+    frames = pipeline.video_processor.preprocess_video(video, inputs["height"], inputs["width"])
+    vae = pipeline.vae
+    with torch.no_grad():
+        encoded = vae.encode(frames.to(pipeline._execution_device, vae.dtype)).latent_dist.mode()
+    latents = pipeline._normalize_latents(encoded, vae.latents_mean, vae.latents_std)
+    return {**inputs, "latents": latents, "denoise_strength": strength}
 
 
 def _vae_memory(pipeline: Any, job: Job) -> None:

@@ -17,7 +17,7 @@ from dgenerate.processors import apply_processors
 from dgenerate.render.calls import call_pipeline, call_slots, refined
 from dgenerate.render.image_seeds import seeded_results
 from dgenerate.render.progress import Progress
-from dgenerate.render.results import Clip, Frame, Result, Still
+from dgenerate.render.results import Clip, Frame, Result, Still, clip_of
 from dgenerate.resolve import hires_schedule, hires_size, job_pipeline
 
 
@@ -94,7 +94,7 @@ def render_results(groups: Sequence[list[Job]], cache: ModelCache, progress: Pro
             continue
         video = VIDEO in family(model.spec.model_type).supports
         for job, made in zip(group, generate(model, group, progress), strict=True):
-            yield post_processed(Clip(job, list(made), model.environment) if video else
+            yield post_processed(clip_of(job, made, model.environment) if video else
                                  Still(job, made, model.environment))
 
 

@@ -21,7 +21,7 @@ from dgenerate.models.loader import LoadedModel
 from dgenerate.processors import ProcessorSpec, apply_processors
 from dgenerate.render.calls import call_pipeline, refined
 from dgenerate.render.progress import Progress
-from dgenerate.render.results import AnimationEnd, AnimationStart, Clip, Frame, Result, Still
+from dgenerate.render.results import AnimationEnd, AnimationStart, Frame, Result, Still, clip_of
 from dgenerate.resolve import denoising_steps, job_pipeline
 
 
@@ -111,12 +111,12 @@ def _keep_unmasked(original: Any, generated: Any, mask: Any) -> Any:
 
 
 def _clip(model: LoadedModel, job: Job, source: Iterator[SeedFrame], progress: Progress,
-          references: list[Any], last: Any) -> list[Any]:
+          references: list[Any], last: Any) -> Any:
     """A video model's clip: from the seed's first frame (image to video), or changing as many of its frames as the
     clip has (video to video), each fitted to the job's size and through the seed image processors."""
     takes = job_pipeline(job, model.folder_class)
     if not takes.video:
-        return list(_generate_frame(model, job, next(source), progress, references, last))
+        return _generate_frame(model, job, next(source), progress, references, last)
     from dgenerate.media import resize_image
 
     assert job.width is not None and job.height is not None and job.frames is not None
@@ -124,8 +124,9 @@ def _clip(model: LoadedModel, job: Job, source: Iterator[SeedFrame], progress: P
     video = [_processed(resize_image(image, size), job.seed_image_processors, size)
              for image, _, _ in itertools.islice(source, job.frames) if image is not None]
     progress.add_steps(denoising_steps(job))
-    return list(call_pipeline(model.pipeline_of(takes.class_name), takes, [job], progress, video=video,
-                              strength=job.strength, width=job.width, height=job.height)[0])
+    clip = family(job.model.model_type).call_arguments(job) if takes.clip_arguments else {}
+    return call_pipeline(model.pipeline_of(takes.class_name), takes, [job], progress, video=video,
+                         strength=job.strength, width=job.width, height=job.height, **clip)[0]
 
 
 def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: Path) -> Iterator[Result]:
@@ -141,7 +142,7 @@ def seeded_results(model: LoadedModel, job: Job, progress: Progress, downloads: 
                    [path for path in controls if path is not None]) as source:
         if VIDEO in family(job.model.model_type).supports:
             last = None if seed.last is None else _reference(seed.last, downloads)
-            yield Clip(job, _clip(model, job, source, progress, references, last), model.environment)
+            yield clip_of(job, _clip(model, job, source, progress, references, last), model.environment)
             return
         if not source.info.animated:
             yield Still(job, _generate_frame(model, job, next(source), progress, references), model.environment)

@@ -295,9 +295,9 @@ class OutputStage:
         self.progress.image_done(path)
 
     def _clip(self, clip: Clip) -> None:
-        """A video model's clip: its animation file, each frame as a PNG (lossless, whatever the animation format;
-        with the clip's config in its metadata when asked, so a frame makes its clip again), then the clip's config,
-        written once the rest is whole."""
+        """A video model's clip: its animation file (with its sound, in an MP4), each frame as a PNG (lossless,
+        whatever the animation format; with the clip's config in its metadata when asked, so a frame makes its clip
+        again), its sound as a WAV file, then the clip's config, written once the rest is whole."""
         from fractions import Fraction
 
         from dgenerate.media import AnimationFormat, AnimationWriter
@@ -311,14 +311,18 @@ class OutputStage:
         stem = animation_stem(job)
         path = folder / f"{stem}.{job.output.animation_format}"
         fps = Fraction(job.frame_rate).limit_denominator(1001)
-        with AnimationWriter(path, cast(AnimationFormat, job.output.animation_format), fps, clip.frames[0].size) \
-                as writer:
+        with AnimationWriter(path, cast(AnimationFormat, job.output.animation_format), fps, clip.frames[0].size,
+                             sound=clip.sound) as writer:
             for frame in clip.frames:
                 writer.write(frame)
         config = config_text(job, clip.environment)
         chunks = {CONFIG_CHUNK: config, A1111_CHUNK: a1111_parameters(job)} if job.output.metadata else {}
         paths = [path] + [write_new(folder, frame_stem(stem, index), {".png": encode_png(frame, chunks)})
                           for index, frame in enumerate(clip.frames)]
+        if clip.sound is not None:  # lossless, whatever the animation format
+            from dgenerate.media.sound import wav_bytes
+
+            paths.append(write_new(folder, stem, {".wav": wav_bytes(clip.sound)}))
         if job.output.configs:
             write_new(folder, stem, {".dgen": config.encode()})
         self._done(job, paths)
