@@ -142,3 +142,11 @@ def test_a_batched_ltx2_clip_is_made_again_from_its_config(tiny_ltx2: Path, tmp_
     ((_, alone),) = _render([str(tiny_ltx2), *_CLIP, "--seeds", "6", "-af", "apng"], tmp_path / "alone")
     for single, batched in zip(_frames(alone[1:-1]), _frames(paths[1:-1]), strict=True):
         assert_close(single, batched)
+
+
+def test_the_contact_sheet_shows_ltx2_clips_as_strips(tiny_ltx2: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    """A clip's written files end with its sound; the strip is made of its frames."""
+    result = run_cli(str(tiny_ltx2), *_CLIP, "--seeds", "1", "2", "-o", str(tmp_path), "--contact-sheet")
+    assert result.code == 0, result.err
+    with Image.open(tmp_path / "contact-sheet.png") as sheet:
+        assert sheet.width > 2 * 4 * 64 * 0.9, "each cell a strip of four frames"

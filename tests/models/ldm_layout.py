@@ -37,7 +37,8 @@ def _unet_prefixes(config: Any) -> list[tuple[str, str]]:
 def _unet(state: dict[str, Any], config: Any) -> dict[str, Any]:
     fixed = {"time_embedding.linear_1.": "time_embed.0.", "time_embedding.linear_2.": "time_embed.2.",
              "conv_in.": "input_blocks.0.0.", "conv_norm_out.": "out.0.", "conv_out.": "out.2.",
-             "add_embedding.linear_1.": "label_emb.0.0.", "add_embedding.linear_2.": "label_emb.0.2."}
+             "add_embedding.linear_1.": "label_emb.0.0.", "add_embedding.linear_2.": "label_emb.0.2.",
+             "class_embedding.": "label_emb."}  # the x4 upscaler's noise-level classes
     prefixes = sorted([*fixed.items(), *_unet_prefixes(config)], key=lambda pair: -len(pair[0]))
     out = {}
     for key, value in state.items():

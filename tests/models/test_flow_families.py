@@ -97,11 +97,20 @@ def test_what_does_not_fit_the_model_is_one_line(argv: list[str], message: str, 
     assert "Traceback" not in result.err and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("argv", [["--max-sequence-length", "513"], ["--max-sequence-length", "0"],
+@pytest.mark.parametrize("argv", [["--max-sequence-length", "1025"], ["--max-sequence-length", "0"],
                                   ["--true-guidance-scales", "0.5"], ["--offload", "all"]])
 def test_out_of_range_values_are_argument_errors(argv: list[str], tiny_flux: Path, run_cli: RunCli) -> None:
     result = run_cli(str(tiny_flux), *argv, *CPU)
     assert result.code == 2 and result.err.startswith("dgenerate: error: ") and len(result.err.splitlines()) == 1
+
+
+def test_a_sequence_longer_than_the_familys_encoder_reads_is_one_line(tiny_flux: Path, run_cli: RunCli,
+                                                                     tmp_path: Path) -> None:
+    """The parser takes up to 1024 tokens (LTX-2's Gemma reads that many); Flux's T5 is refused past 512 as the model
+    is resolved, before any work."""
+    result = run_cli(str(tiny_flux), "--max-sequence-length", "513", *CPU, "-o", str(tmp_path / "out"))
+    assert result.code == 2 and "--max-sequence-length 513 is too long for Flux: use 1 to 512" in result.err
+    assert result.err.count("error:") == 1 and not (tmp_path / "out").exists()
 
 
 def test_each_option_changes_the_image_and_the_off_value_does_not(tiny_sd3: Path, tiny_flux: Path,

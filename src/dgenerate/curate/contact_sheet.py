@@ -59,8 +59,9 @@ class Page:
 
 def shots_of(written: Sequence[tuple[Job, list[Path]]]) -> list[Shot]:
     """The picture of each job: its PNG, or for an animation the first frame's PNG; a clip's strip of frames."""
-    return [Shot(job, paths[1] if len(paths) > 1 else paths[0], _strip(paths[1:]) if job.frames is not None else ())
-            for job, paths in written if paths]
+    return [Shot(job, paths[1] if len(paths) > 1 else paths[0],
+                 _strip([path for path in paths[1:] if path.suffix == ".png"]) if job.frames is not None else ())
+            for job, paths in written if paths]  # a clip's paths may end with its sound
 
 
 def _strip(frames: Sequence[Path]) -> tuple[Path, ...]:
