@@ -106,7 +106,7 @@ def test_unknown_or_mismatched_checkpoints_are_one_line(sd_single_file: Path, ti
     other = tmp_path / "other.safetensors"
     save_file({"model.diffusion_model.out.0.weight": torch.zeros(2)}, other)
     with pytest.raises(ModelError, match=r"is not a checkpoint in an original layout dgenerate reads \(SD 1.x, SD 2.x, "
-                                         r"SDXL, SDXL refiner, InstructPix2Pix\)"):
+                                         r"SDXL, SDXL refiner, InstructPix2Pix, SD x4 upscaler\)"):
         loaded(ModelSpec(str(other), device="cpu"))
     with pytest.raises(UsageError, match=r"^model_path '.*tiny.safetensors' is an SD 1.x checkpoint; use --model-type"):
         loaded(ModelSpec(str(sd_single_file), "torch-sdxl", device="cpu"))
@@ -140,6 +140,21 @@ def test_a_file_whose_config_folder_names_a_family_without_checkpoints_is_one_li
     assert "Traceback" not in result.err and not (tmp_path / "out").exists()
 
 
+def _edited_alike(path: Path, folder: Path, photo: Path, prompt: str, run_cli: RunCli, tmp_path: Path) -> Path:
+    """The picture a one-file checkpoint makes of `photo`, which is its diffusers folder's, byte for byte."""
+    from PIL import Image
+
+    runs = {}
+    for name, model in (("file", path), ("folder", folder)):
+        result = run_cli(str(model), "--image-seeds", str(photo), "--prompts", prompt, "--device", "cpu",
+                         "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "3", "--output-configs", "-o",
+                         str(tmp_path / name))
+        assert result.code == 0, result.err
+        (runs[name],) = (tmp_path / name).glob("*.png")
+    assert Image.open(runs["file"]).tobytes() == Image.open(runs["folder"]).tobytes()
+    return runs["file"]
+
+
 def test_an_instruct_pix2pix_file_is_told_by_its_unets_eight_input_channels(tiny_model: Path, tiny_pix2pix: Path,
                                                                             run_cli: RunCli, tmp_path: Path) -> None:
     """InstructPix2Pix checkpoints have SD 1.x's weight names; the first convolution reads 8 channels, not 4. As one
@@ -155,15 +170,8 @@ def test_an_instruct_pix2pix_file_is_told_by_its_unets_eight_input_channels(tiny
     from PIL import Image
 
     Image.new("RGB", (64, 48), "teal").save(photo)
-    runs = {}
-    for name, model in (("file", path), ("folder", tiny_pix2pix)):
-        result = run_cli(str(model), "--image-seeds", str(photo), "--prompts", "make it red", "--device", "cpu",
-                         "--cpu-threads", "1", "--inference-steps", "2", "--seeds", "3", "--output-configs", "-o",
-                         str(tmp_path / name))
-        assert result.code == 0, result.err
-        (runs[name],) = (tmp_path / name).glob("*.png")
-    assert Image.open(runs["file"]).tobytes() == Image.open(runs["folder"]).tobytes()
-    assert "--model-type torch-pix2pix" in runs["file"].with_suffix(".dgen").read_text()
+    picture = _edited_alike(path, tiny_pix2pix, photo, "make it red", run_cli, tmp_path)
+    assert "--model-type torch-pix2pix" in picture.with_suffix(".dgen").read_text()
     sd = ldm_state_dict(StableDiffusionPipeline.from_pretrained(tiny_model))
     names = {name: torch.zeros(1) for name in sd if name.startswith("cond_stage_model.transformer.")}
     for channels, architecture in ((8, "pix2pix"), (4, "sd1"), (9, "sd1")):
@@ -171,3 +179,33 @@ def test_an_instruct_pix2pix_file_is_told_by_its_unets_eight_input_channels(tiny
         save_file({**names, "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(320, channels, 3, 3)}, alone)
         assert detect_architecture(weight_names(alone, "x"), unet_in_channels(alone, "x")) == architecture
     assert json.loads((bundled_config("pix2pix") / "unet" / "config.json").read_text())["in_channels"] == 8
+
+
+def test_an_x4_upscaler_file_is_told_by_its_unets_seven_input_channels(tiny_upscaler: Path, run_cli: RunCli,
+                                                                       tmp_path: Path) -> None:
+    """x4-upscaler-ema has SD 2.x's weight names and a UNet reading 7 channels (the image's 3 beside the latents' 4).
+    As one file (with its '<stem>.config' beside it) the tiny one upscales byte for byte as its folder does; without
+    one it is read with the bundled x4 upscaler configuration."""
+    from diffusers import StableDiffusionUpscalePipeline
+    from PIL import Image
+    from safetensors.torch import save_file
+
+    from tests.tiny_models import write_single_file
+
+    path = write_single_file(StableDiffusionUpscalePipeline, tiny_upscaler, tmp_path / "x4.safetensors")
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (16, 16), "teal").save(photo)
+    picture = _edited_alike(path, tiny_upscaler, photo, "sharp", run_cli, tmp_path)
+    assert Image.open(picture).size == (64, 64)
+    assert "--model-type torch-upscaler-x4" in picture.with_suffix(".dgen").read_text()
+    names = {f"cond_stage_model.model.{name}": torch.zeros(1) for name in ("positional_embedding", "ln_final.weight")}
+    for channels, architecture in ((7, "upscaler-x4"), (4, "sd2")):
+        alone = tmp_path / f"in{channels}.safetensors"
+        save_file({**names, "model.diffusion_model.input_blocks.0.0.weight": torch.zeros(256, channels, 3, 3)}, alone)
+        assert detect_architecture(weight_names(alone, "x"), unet_in_channels(alone, "x")) == architecture
+    bundled = bundled_config("upscaler-x4")
+    unet = json.loads((bundled / "unet" / "config.json").read_text())
+    assert (unet["in_channels"], unet["num_class_embeds"], unet["block_out_channels"]) == \
+        (7, 1000, [256, 512, 512, 1024])
+    assert json.loads((bundled / "vae" / "config.json").read_text())["scaling_factor"] == 0.08333
+    assert json.loads((bundled / "model_index.json").read_text())["max_noise_level"] == 350

@@ -1,5 +1,5 @@
-"""Write the bundled configurations of the public SD 1.x, InstructPix2Pix, SD 2.x, SDXL base and SDXL refiner
-architectures.
+"""Write the bundled configurations of the public SD 1.x, InstructPix2Pix, SD 2.x, SD x4 upscaler, SDXL base and SDXL
+refiner architectures.
 
 Run once by a maintainer (`python -m dgenerate.models.configs.make_configs`); the JSON files it writes ship with the
 package so that a single-file checkpoint loads without asking the Hugging Face hub for a configuration. Models are
@@ -62,6 +62,27 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "scheduler": ("DDIMScheduler", dict(_BETAS, prediction_type="v_prediction")),
         "extra": {"safety_checker": [None, None], "feature_extractor": [None, None], "image_encoder": [None, None],
                   "requires_safety_checker": False},
+    },
+    "upscaler-x4": {  # stabilityai/stable-diffusion-x4-upscaler: SD 2.x's text encoder, the image's 3 channels
+        # beside the latents' 4, noise-level classes, and a VAE of scale factor 4
+        "pipeline": "StableDiffusionUpscalePipeline",
+        "unet": dict(block_out_channels=[256, 512, 512, 1024], layers_per_block=2, in_channels=7, out_channels=4,
+                     down_block_types=["DownBlock2D"] + ["CrossAttnDownBlock2D"] * 3,
+                     up_block_types=["CrossAttnUpBlock2D"] * 3 + ["UpBlock2D"], attention_head_dim=8,
+                     cross_attention_dim=1024, num_class_embeds=1000, only_cross_attention=[True, True, True, False],
+                     use_linear_projection=True, sample_size=128),
+        "vae": dict(block_out_channels=[128, 256, 512], down_block_types=["DownEncoderBlock2D"] * 3,
+                    up_block_types=["UpDecoderBlock2D"] * 3, latent_channels=4, layers_per_block=2, norm_num_groups=32,
+                    sample_size=256, scaling_factor=0.08333),
+        "text_encoder": ("CLIPTextModel", _OPEN_CLIP_H),
+        "tokenizer": "!",
+        "scheduler": ("DDIMScheduler", dict(beta_start=0.0001, beta_end=0.02, beta_schedule="scaled_linear",
+                                            num_train_timesteps=1000, prediction_type="v_prediction", steps_offset=1,
+                                            set_alpha_to_one=False, clip_sample=False)),
+        "low_res_scheduler": ("DDPMScheduler", dict(beta_start=0.0001, beta_end=0.02, beta_schedule="scaled_linear",
+                                                    num_train_timesteps=1000)),
+        "extra": {"max_noise_level": 350, "safety_checker": [None, None], "feature_extractor": [None, None],
+                  "watermarker": [None, None]},
     },
     "sdxl-base": {
         "pipeline": "StableDiffusionXLPipeline",
@@ -137,12 +158,14 @@ def write_architecture(spec: dict[str, Any], folder: Path) -> None:
     _write_json(folder / "unet" / "config.json", _diffusers_config("UNet2DConditionModel", spec["unet"]))
     index["vae"] = ["diffusers", "AutoencoderKL"]
     _write_json(folder / "vae" / "config.json", _diffusers_config("AutoencoderKL", spec["vae"]))
-    scheduler_class, scheduler = spec["scheduler"]
-    index["scheduler"] = ["diffusers", scheduler_class]
-    defaults = getattr(diffusers, scheduler_class).from_config(scheduler).config
-    scheduler_config = dict(defaults, **scheduler, _class_name=scheduler_class,
-                            _diffusers_version=diffusers.__version__)
-    _write_json(folder / "scheduler" / "scheduler_config.json", scheduler_config)
+    for name in ("scheduler", "low_res_scheduler"):
+        if name in spec:
+            scheduler_class, scheduler = spec[name]
+            index[name] = ["diffusers", scheduler_class]
+            defaults = getattr(diffusers, scheduler_class).from_config(scheduler).config
+            scheduler_config = dict(defaults, **scheduler, _class_name=scheduler_class,
+                                    _diffusers_version=diffusers.__version__)
+            _write_json(folder / name / "scheduler_config.json", scheduler_config)
     for encoder, tokenizer in (("text_encoder", "tokenizer"), ("text_encoder_2", "tokenizer_2")):
         if encoder in spec:
             class_name, config = spec[encoder]
