@@ -274,6 +274,8 @@ BUILDERS: dict[str, Builder] = {
     "tiny_flux2": _built("tiny_flux2", "build_tiny_flux2_klein", "tiny-flux2-klein"),
     "tiny_z_image": _built("tiny_z_image", "build_tiny_z_image", "tiny-z-image"),
     "tiny_qwen_image": _built("tiny_qwen_image", "build_tiny_qwen_image", "tiny-qwen-image"),
+    "tiny_qwen_edit": _built("tiny_qwen_image", "build_tiny_qwen_edit", "tiny-qwen-edit"),
+    "tiny_qwen_edit_plus": _built("tiny_qwen_image", "build_tiny_qwen_edit_plus", "tiny-qwen-edit-plus"),
     "tiny_kolors": _built("tiny_kolors", "build_tiny_kolors", "tiny-kolors"),
     "tiny_wan": _built("tiny_wan", "build_tiny_wan", "tiny-wan"),
     "tiny_wan_i2v": _built("tiny_wan", "build_tiny_wan_i2v", "tiny-wan-i2v"),

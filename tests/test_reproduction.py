@@ -253,6 +253,12 @@ KINDS = [
          seed_size=(96, 64), prompt="the two as one"),
     Kind("flux2-inpainting-reference", _flux2_seed("{seed};{mask};reference={reference}", "--image-seed-strengths",
                                                    "0.7"), batches=False, seed_size=(96, 64), prompt="a tree"),
+    Kind("qwen-image-edit", _edited("tiny_qwen_edit", "--true-guidance-scales", "2"), batches=False,
+         seed_size=(80, 48)),
+    Kind("qwen-image-edit-plus-reference", lambda fixture: [
+        str(fixture("tiny_qwen_edit_plus")), "--image-seeds",
+        f"{fixture('contract_inputs') / 'seed.png'};reference={fixture('contract_inputs') / 'reference.png'}"],
+         batches=False, seed_size=(80, 48)),
     Kind("kolors", lambda fixture: [str(fixture("tiny_kolors")), "--output-size", "48x64"]),
     Kind("kolors-lora", _with(lambda fixture: [str(fixture("tiny_kolors"))], "--lora", "{kolors_lora};0.7",
                               "--max-sequence-length", "32", "--sdxl-original-size", "96x128")),
@@ -392,7 +398,7 @@ def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureR
     assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
 
 
-_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2")  # edits by the prompt: no strength
+_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2", "tiny_qwen_edit")  # edits: no strength
 
 
 _PROCESSED = ("--seed-image-processors", "mirror", "posterize;bits=4", "--post-processors", "resize;size=48x40")

@@ -5,6 +5,7 @@ the image."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,35 @@ def build_tiny_qwen_image(folder: Path, seed: int = 0, edit: str | None = None) 
         parts["processor"] = _processor(tokenizer)
     pipeline: Any = getattr(diffusers, edit or "QwenImagePipeline")(**parts)
     pipeline.save_pretrained(folder)
+    if edit is not None:
+        _as_published(folder)
     return folder
 
 
 def _processor(tokenizer: Any) -> Any:
-    from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor
+    """The Qwen2-VL processor without a video processor (which needs torchvision), as dgenerate loads it."""
+    from transformers import Qwen2VLImageProcessorPil
 
-    return Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(patch_size=14, merge_size=2, temporal_patch_size=2),
-                            tokenizer=tokenizer, chat_template=tokenizer.chat_template)
+    from dgenerate.models.torchvision_free import image_only_qwen2_vl_processor
+
+    return image_only_qwen2_vl_processor()(
+        image_processor=Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2),
+        tokenizer=tokenizer, chat_template=tokenizer.chat_template)
+
+
+def _as_published(folder: Path) -> None:
+    """model_index.json and the processor's configuration name transformers' Qwen2VLProcessor, as the published
+    Qwen-Image-Edit folders do (the image-only subclass saved itself under its own name)."""
+    for path, key, value in ((folder / "model_index.json", "processor", ["transformers", "Qwen2VLProcessor"]),
+                             (folder / "processor" / "processor_config.json", "processor_class", "Qwen2VLProcessor")):
+        data = json.loads(path.read_text())
+        data[key] = value
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def build_tiny_qwen_edit(folder: Path) -> Path:
+    return build_tiny_qwen_image(folder, edit="QwenImageEditPipeline")
+
+
+def build_tiny_qwen_edit_plus(folder: Path) -> Path:
+    return build_tiny_qwen_image(folder, edit="QwenImageEditPlusPipeline")

@@ -162,3 +162,66 @@ def test_reference_images_are_checked_before_any_work(model: str, seed: str, nee
                      *COMMON, "-o", str(tmp_path))
     assert result.code == 2 and needle.format(seed=path) in result.err, result.err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_qwen_image_edit_is_the_pipelines_edit_at_the_size_dgenerate_gives(
+        tiny_qwen_edit: Path, seed_image: tuple[Path, Path], run_cli: RunCli, tmp_path: Path) -> None:
+    """A Qwen-Image-Edit folder edits its image seed by the prompt, byte for byte as diffusers' pipeline does with its
+    Qwen2-VL processor loaded without torchvision; the true guidance is an axis (its norm-preserving guidance moves
+    the tiny random model's picture only a little), and the recorded type is Qwen-Image's."""
+    import torch
+    from diffusers import QwenImageEditPipeline
+
+    from dgenerate.models.paths import model_index
+    from dgenerate.models.torchvision_free import processor_parts
+
+    seed, _ = seed_image
+    low, high = _run(run_cli, tmp_path, str(tiny_qwen_edit), "--prompts", "make it green", "--image-seeds", str(seed),
+                     "--true-guidance-scales", "1.5", "4")
+    assert Image.open(low).size == (64, 48)
+    assert "--model-type torch-qwen-image" in run_cli(str(tiny_qwen_edit), "--prompts", "make it green",
+                                                      "--image-seeds", str(seed), *COMMON, "--dry-run").out
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pipeline = QwenImageEditPipeline.from_pretrained(
+            tiny_qwen_edit, **processor_parts(tiny_qwen_edit, model_index(tiny_qwen_edit, "x")))
+        plain = pipeline(image=Image.open(seed).convert("RGB"), prompt="make it green", negative_prompt="", width=64,
+                         height=48, num_inference_steps=3, true_cfg_scale=4.0, guidance_scale=5.0,
+                         generator=[torch.Generator().manual_seed(7)]).images[0]
+    finally:
+        torch.set_num_threads(threads)
+    assert Image.open(high).tobytes() == plain.tobytes(), "plain diffusers, byte for byte"
+    from transformers.utils import is_torchvision_available
+
+    assert not is_torchvision_available(), "the processor loads without torchvision"
+    assert np.abs(_pixels(low) - _pixels(seed)).mean() > 2, "the edit changed nothing"
+    assert (_pixels(low) != _pixels(high)).any(), "the true guidance scale changed nothing"
+
+
+def test_qwen_image_edit_plus_reads_reference_images_after_its_image(
+        tiny_qwen_edit_plus: Path, seed_image: tuple[Path, Path], run_cli: RunCli, tmp_path: Path) -> None:
+    seed, _ = seed_image
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (64, 96), "purple").save(reference)
+    alone, referenced = (_run(run_cli, tmp_path / name, str(tiny_qwen_edit_plus), "--prompts", "as one",
+                              "--image-seeds", f"{seed}{more}")[0]
+                         for name, more in (("alone", ""), ("referenced", f";reference={reference}")))
+    assert Image.open(referenced).size == (64, 48)
+    assert (_pixels(alone) != _pixels(referenced)).any(), "the reference image changed nothing"
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (("--image-seed-strengths", "0.5"), "a Qwen-Image-Edit model takes no strength"),
+    (("--image-seeds", "{seed};{mask}"), "is a Qwen-Image-Edit model, which edits an image by the prompt"),
+    (("--image-seeds", "{seed};reference={seed}"), "reads no reference images"),
+])
+def test_what_qwen_image_edit_cannot_take_is_one_line(tiny_qwen_edit: Path, seed_image: tuple[Path, Path],
+                                                      run_cli: RunCli, tmp_path: Path, more: tuple[str, ...],
+                                                      message: str) -> None:
+    seed, mask = seed_image
+    words = [word.format(seed=seed, mask=mask) for word in more]
+    result = run_cli(str(tiny_qwen_edit), "--prompts", "p", "--image-seeds", str(seed), *words, *COMMON, "-o",
+                     str(tmp_path / "out"))
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err, result.err
+    assert not (tmp_path / "out").exists()

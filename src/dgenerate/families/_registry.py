@@ -56,11 +56,6 @@ def flow_matching_families() -> list[Family]:
 NOT_YET = {
     "Flux2Pipeline": "FLUX.2 [dev], whose Mistral encoder reads prompts through transformers' PixtralProcessor, "
                      "which needs torchvision; dgenerate runs FLUX.2 [klein] models (Flux2KleinPipeline)",
-    "QwenImageEditPipeline": "Qwen-Image-Edit, whose encoder sees the image through transformers' Qwen2-VL "
-                             "processor, which needs torchvision; dgenerate runs Qwen-Image models (QwenImagePipeline)",
-    "QwenImageEditPlusPipeline": "Qwen-Image-Edit-Plus, whose encoder sees the images through transformers' Qwen2-VL "
-                                 "processor, which needs torchvision; dgenerate runs Qwen-Image models "
-                                 "(QwenImagePipeline)",
 }
 
 

@@ -11,10 +11,11 @@ from dgenerate.errors import ModelError, UsageError
 from dgenerate.families import family
 from dgenerate.jobs import ModelSpec
 from dgenerate.models.location import loading_class
-from dgenerate.models.paths import hub_folder, index_class, local_folder, read_json
+from dgenerate.models.paths import first_line, hub_folder, index_class, local_folder, model_index, read_json
 from dgenerate.models.quantize import loading_arguments, quantize
 from dgenerate.models.quiet import quiet_libraries
 from dgenerate.models.single_file import config_for, is_single_file, load_pipeline
+from dgenerate.models.torchvision_free import processor_parts
 
 
 @dataclass
@@ -116,7 +117,13 @@ def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, str]:
         return pipeline, index_class(config_for(path, "model_path")[0], spec.path)
     folder = local_folder(spec) or hub_folder(spec, loading_class(spec))
     kwargs.update(loading_arguments(spec.quantize, own.denoiser))
-    folder_class = index_class(folder, spec.path)
+    index = model_index(folder, spec.path)
+    try:
+        kwargs.update(processor_parts(folder, index))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelError(f"model_path {spec.path!r}: its processor could not be loaded "
+                         f"({first_line(error)})") from error
+    folder_class = str(index.get("_class_name", ""))
     pipeline = _from_folder(loading_class(spec, folder_class), folder, "model_path", spec.path, spec.variant, kwargs)
     own.check_loaded(spec, pipeline)
     return pipeline, folder_class
