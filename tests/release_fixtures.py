@@ -272,6 +272,7 @@ BUILDERS: dict[str, Builder] = {
     "tiny_chroma": _built("tiny_chroma", "build_tiny_chroma", "tiny-chroma"),
     "tiny_flux_kontext": _built("tiny_flow_models", "build_tiny_flux_kontext", "tiny-flux-kontext"),
     "tiny_flux2": _built("tiny_flux2", "build_tiny_flux2_klein", "tiny-flux2-klein"),
+    "tiny_flux2_dev": _built("tiny_flux2", "build_tiny_flux2_dev", "tiny-flux2-dev"),
     "tiny_z_image": _built("tiny_z_image", "build_tiny_z_image", "tiny-z-image"),
     "tiny_qwen_image": _built("tiny_qwen_image", "build_tiny_qwen_image", "tiny-qwen-image"),
     "tiny_qwen_edit": _built("tiny_qwen_image", "build_tiny_qwen_edit", "tiny-qwen-edit"),

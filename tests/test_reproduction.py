@@ -259,6 +259,12 @@ KINDS = [
         str(fixture("tiny_qwen_edit_plus")), "--image-seeds",
         f"{fixture('contract_inputs') / 'seed.png'};reference={fixture('contract_inputs') / 'reference.png'}"],
          batches=False, seed_size=(80, 48)),
+    Kind("flux2-dev", lambda fixture: [str(fixture("tiny_flux2_dev")), "--output-size", "48x32",
+                                       "--max-sequence-length", "64"], prompt="a red circle"),
+    Kind("flux2-dev-edit-references", lambda fixture: [
+        str(fixture("tiny_flux2_dev")), "--image-seeds",
+        f"{fixture('contract_inputs') / 'seed.png'};reference={fixture('contract_inputs') / 'reference.png'};96x64",
+        "--max-sequence-length", "64"], batches=False, seed_size=(96, 64), prompt="the two as one"),
     Kind("kolors", lambda fixture: [str(fixture("tiny_kolors")), "--output-size", "48x64"]),
     Kind("kolors-lora", _with(lambda fixture: [str(fixture("tiny_kolors"))], "--lora", "{kolors_lora};0.7",
                               "--max-sequence-length", "32", "--sdxl-original-size", "96x128")),

@@ -136,11 +136,3 @@ def test_an_option_is_refused_by_the_families_that_do_not_declare_it(option: obj
         assert all(owner.model_type in message for owner in supporting), message
 
 
-def test_a_pipeline_of_a_known_family_not_run_yet_is_named_with_the_reason() -> None:
-    from dgenerate.families._registry import NOT_YET
-
-    for class_name in NOT_YET:
-        assert not any(class_name in each.index_classes for each in FAMILIES.values())
-        with pytest.raises(UsageError, match=rf"^model_path 'm' is a {class_name}: .*needs torchvision; dgenerate "
-                                             r"runs .*, not this one yet$"):
-            family_of_index(class_name, "m")

@@ -225,3 +225,65 @@ def test_what_qwen_image_edit_cannot_take_is_one_line(tiny_qwen_edit: Path, seed
                      str(tmp_path / "out"))
     assert result.code == 2 and message in result.err and "Traceback" not in result.err, result.err
     assert not (tmp_path / "out").exists()
+
+
+def _plain_flux2_dev(model: Path, **arguments: object) -> Image.Image:
+    """What a plain diffusers script can do with a FLUX.2 [dev] folder without torchvision: its parts loaded one by
+    one, the tokenizer from its folder, at one thread."""
+    import torch
+    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Pipeline, Flux2Transformer2DModel
+    from transformers import Mistral3ForConditionalGeneration, PreTrainedTokenizerFast
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pipeline = Flux2Pipeline(
+            scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(model / "scheduler"),
+            vae=AutoencoderKLFlux2.from_pretrained(model / "vae"),
+            text_encoder=Mistral3ForConditionalGeneration.from_pretrained(model / "text_encoder"),
+            tokenizer=PreTrainedTokenizerFast.from_pretrained(model / "tokenizer"),
+            transformer=Flux2Transformer2DModel.from_pretrained(model / "transformer"))
+        return pipeline(num_inference_steps=3, guidance_scale=5.0, max_sequence_length=64,
+                        generator=[torch.Generator().manual_seed(7)], **arguments).images[0]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_flux2_dev_draws_and_edits_as_diffusers_does(tiny_flux2_dev: Path, seed_image: tuple[Path, Path],
+                                                     run_cli: RunCli, tmp_path: Path) -> None:
+    """A FLUX.2 [dev] folder names transformers' PixtralProcessor, which needs torchvision; dgenerate loads it with
+    its tokenizer, through links it removes after loading, and draws and edits byte for byte as diffusers' pipeline
+    does with that tokenizer."""
+    import tempfile
+
+    seed, _ = seed_image
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (64, 96), "purple").save(reference)
+    before = set(Path(tempfile.gettempdir()).glob("dgenerate-parts-*"))
+    (drawn,) = _run(run_cli, tmp_path / "text", str(tiny_flux2_dev), "--prompts", "a red circle", "--output-size",
+                    "48x32", "--max-sequence-length", "64", "--output-configs")
+    assert "--model-type torch-flux2" in drawn.with_suffix(".dgen").read_text()
+    assert Image.open(drawn).tobytes() == _plain_flux2_dev(tiny_flux2_dev, prompt="a red circle", width=48,
+                                                           height=32).tobytes(), "plain diffusers, byte for byte"
+    (edited,) = _run(run_cli, tmp_path / "edit", str(tiny_flux2_dev), "--prompts", "as one", "--image-seeds",
+                     f"{seed};reference={reference};96x64", "--max-sequence-length", "64")
+    images = [Image.open(seed).convert("RGB").resize((96, 64), Image.Resampling.LANCZOS),
+              Image.open(reference).convert("RGB")]
+    assert Image.open(edited).size == (96, 64)
+    assert Image.open(edited).tobytes() == _plain_flux2_dev(tiny_flux2_dev, prompt="as one", image=images, width=96,
+                                                            height=64).tobytes()
+    assert set(Path(tempfile.gettempdir()).glob("dgenerate-parts-*")) == before, "the links are removed"
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (("--prompts", "p; blurry"), "reads no negative prompt"),
+    (("--image-seeds", "{seed};{mask};96x64"), "is a Flux.2 [dev] model, which draws from text or edits an image"),
+])
+def test_what_flux2_dev_cannot_take_is_one_line(tiny_flux2_dev: Path, seed_image: tuple[Path, Path],
+                                                run_cli: RunCli, tmp_path: Path, more: tuple[str, ...],
+                                                message: str) -> None:
+    seed, mask = seed_image
+    result = run_cli(str(tiny_flux2_dev), "--prompts", "p", *(word.format(seed=seed, mask=mask) for word in more),
+                     "--output-size", "48x32", *COMMON, "-o", str(tmp_path / "out"))
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err, result.err
+    assert not (tmp_path / "out").exists()

@@ -52,20 +52,11 @@ def flow_matching_families() -> list[Family]:
     return [each for each in FAMILIES.values() if each.flow_matching]
 
 
-# Pipelines of known families that dgenerate does not run yet, and why: said in place of "does not run".
-NOT_YET = {
-    "Flux2Pipeline": "FLUX.2 [dev], whose Mistral encoder reads prompts through transformers' PixtralProcessor, "
-                     "which needs torchvision; dgenerate runs FLUX.2 [klein] models (Flux2KleinPipeline)",
-}
-
-
 def family_of_index(class_name: str, path: str) -> Family:
     """The family of a model folder, from the pipeline class its model_index.json names."""
     for each in FAMILIES.values():
         if class_name in each.index_classes:
             return each
-    if class_name in NOT_YET:
-        raise UsageError(f"model_path {path!r} is a {class_name}: {NOT_YET[class_name]}, not this one yet")
     raise UsageError(f"model_path {path!r} is a {class_name or 'pipeline of no named class'}, which dgenerate does "
                      f"not run; give a model of one of: {', '.join(each.label for each in FAMILIES.values())}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from dgenerate.models.paths import first_line, hub_folder, index_class, local_fo
 from dgenerate.models.quantize import loading_arguments, quantize
 from dgenerate.models.quiet import quiet_libraries
 from dgenerate.models.single_file import config_for, is_single_file, load_pipeline
-from dgenerate.models.torchvision_free import processor_parts
+from dgenerate.models.torchvision_free import loadable
 
 
 @dataclass
@@ -118,13 +119,15 @@ def _load_pipeline(spec: ModelSpec, parts: dict[str, Any]) -> tuple[Any, str]:
     folder = local_folder(spec) or hub_folder(spec, loading_class(spec))
     kwargs.update(loading_arguments(spec.quantize, own.denoiser))
     index = model_index(folder, spec.path)
-    try:
-        kwargs.update(processor_parts(folder, index))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ModelError(f"model_path {spec.path!r}: its processor could not be loaded "
-                         f"({first_line(error)})") from error
     folder_class = str(index.get("_class_name", ""))
-    pipeline = _from_folder(loading_class(spec, folder_class), folder, "model_path", spec.path, spec.variant, kwargs)
+    with contextlib.ExitStack() as stack:
+        try:
+            source, processors = stack.enter_context(loadable(folder, index))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelError(f"model_path {spec.path!r}: its processor could not be loaded "
+                             f"({first_line(error)})") from error
+        pipeline = _from_folder(loading_class(spec, folder_class), source, "model_path", spec.path, spec.variant,
+                                {**kwargs, **processors})
     own.check_loaded(spec, pipeline)
     return pipeline, folder_class
 
