@@ -1,6 +1,7 @@
 """Every family through dgenerate against plain diffusers loops doing the same work: 2 prompts x 4 seeds, 20 steps,
 batch 1, one thread, tiny random models (SD3 at 64x64, Flux and the ControlNet at 32x32 and 64x64; Chroma, Z-Image and
-Qwen-Image from text at 32x32; Flux Kontext, Flux.2, InstructPix2Pix and SDXL InstructPix2Pix editing an image seed;
+Qwen-Image and FLUX.2 [dev] from text at 32x32; Flux Kontext, Flux.2 [klein], Qwen-Image-Edit, InstructPix2Pix and SDXL
+InstructPix2Pix editing an image seed;
 the x4 upscaler from 32x24 to 128x96). The model is loaded before the clock starts on both sides (a warm-up image), so
 the figures are the steady state of a long grid: what dgenerate adds per image (fresh schedulers and generators,
 writing PNGs with their configs) over the floor, which only generates. Each side runs three times, interleaved; the
@@ -51,14 +52,16 @@ def _newer_models(folder: Path, paths: dict[str, Path]) -> dict[str, Path]:
     from tests.tiny_chroma import build_tiny_chroma
     from tests.tiny_edit_models import build_tiny_pix2pix, build_tiny_sdxl_pix2pix, build_tiny_upscaler
     from tests.tiny_flow_models import build_tiny_flux_kontext
-    from tests.tiny_flux2 import build_tiny_flux2_klein
+    from tests.tiny_flux2 import build_tiny_flux2_dev, build_tiny_flux2_klein
     from tests.tiny_models import build_tiny_sdxl
-    from tests.tiny_qwen_image import build_tiny_qwen_image
+    from tests.tiny_qwen_image import build_tiny_qwen_edit, build_tiny_qwen_image
     from tests.tiny_z_image import build_tiny_z_image
 
     made = {"chroma": build_tiny_chroma(folder / "chroma"), "kontext": build_tiny_flux_kontext(folder / "kontext"),
             "flux2": build_tiny_flux2_klein(folder / "flux2"), "z-image": build_tiny_z_image(folder / "z-image"),
             "qwen-image": build_tiny_qwen_image(folder / "qwen-image"),
+            "qwen-edit": build_tiny_qwen_edit(folder / "qwen-edit"),
+            "flux2-dev": build_tiny_flux2_dev(folder / "flux2-dev"),
             "pix2pix": build_tiny_pix2pix(folder / "pix2pix", paths["sd"]),
             "sdxl-pix2pix": build_tiny_sdxl_pix2pix(folder / "sdxl-pix2pix", build_tiny_sdxl(folder / "sdxl")),
             "upscaler": build_tiny_upscaler(folder / "upscaler", paths["sd"])}
@@ -145,7 +148,12 @@ def _newer_cases(paths: dict[str, Path], work: Path, cache: ModelCache,
     from PIL import Image
 
     def load(class_name: str, name: str) -> Any:
-        pipeline = getattr(diffusers, class_name).from_pretrained(paths[name])
+        from dgenerate.models.paths import model_index
+        from dgenerate.models.torchvision_free import loadable
+
+        # the processors that need torchvision are loaded without it, as dgenerate does (a plain script must too)
+        with loadable(paths[name], model_index(paths[name], name)) as (folder, parts):
+            pipeline = getattr(diffusers, class_name).from_pretrained(folder, **parts)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
 
@@ -162,6 +170,12 @@ def _newer_cases(paths: dict[str, Path], work: Path, cache: ModelCache,
                                       max_area=64 * 48, _auto_resize=False),
                                _dgenerate([str(paths["kontext"]), *seeded, str(paths["photo"])], work / "kontext",
                                           cache)),
+        "qwen edit 64x48": (_floor(load("QwenImageEditPipeline", "qwen-edit"), image=photo, height=48, width=64,
+                                   true_cfg_scale=4.0),
+                            _dgenerate([str(paths["qwen-edit"]), *seeded, str(paths["photo"])], work / "qwen-edit",
+                                       cache)),
+        "flux2-dev 32x32": (_floor(load("Flux2Pipeline", "flux2-dev"), height=32, width=32),
+                            _dgenerate([str(paths["flux2-dev"]), "-s", "32", *common], work / "flux2-dev", cache)),
         "flux2 edit 96x64": (_floor(load("Flux2KleinPipeline", "flux2"), image=[photo96], height=64, width=96),
                              _dgenerate([str(paths["flux2"]), *seeded, str(paths["photo96"])], work / "flux2", cache)),
         "pix2pix edit 64x48": (_floor(load("StableDiffusionInstructPix2PixPipeline", "pix2pix"), image=photo),

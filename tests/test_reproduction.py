@@ -253,14 +253,14 @@ KINDS = [
          seed_size=(96, 64), prompt="the two as one"),
     Kind("flux2-inpainting-reference", _flux2_seed("{seed};{mask};reference={reference}", "--image-seed-strengths",
                                                    "0.7"), batches=False, seed_size=(96, 64), prompt="a tree"),
-    Kind("qwen-image-edit", _edited("tiny_qwen_edit", "--true-guidance-scales", "2"), batches=False,
-         seed_size=(80, 48)),
+    Kind("qwen-image-edit-lora", _with(_edited("tiny_qwen_edit", "--true-guidance-scales", "2"), "--lora",
+                                       "{qwen_image_lora};0.8"), batches=False, seed_size=(80, 48)),
     Kind("qwen-image-edit-plus-reference", lambda fixture: [
         str(fixture("tiny_qwen_edit_plus")), "--image-seeds",
         f"{fixture('contract_inputs') / 'seed.png'};reference={fixture('contract_inputs') / 'reference.png'}"],
          batches=False, seed_size=(80, 48)),
-    Kind("flux2-dev", lambda fixture: [str(fixture("tiny_flux2_dev")), "--output-size", "48x32",
-                                       "--max-sequence-length", "64"], prompt="a red circle"),
+    Kind("flux2-dev-lora", _with(lambda fixture: [str(fixture("tiny_flux2_dev")), "--output-size", "48x32"],
+                                 "--lora", "{flux2_lora};0.8", "--max-sequence-length", "64"), prompt="a red circle"),
     Kind("flux2-dev-edit-references", lambda fixture: [
         str(fixture("tiny_flux2_dev")), "--image-seeds",
         f"{fixture('contract_inputs') / 'seed.png'};reference={fixture('contract_inputs') / 'reference.png'};96x64",
@@ -404,7 +404,8 @@ def test_image_seed_kinds_keep_the_contract(kind: Kind, request: pytest.FixtureR
     assert _pixels(_regenerated_from_png(png, tmp_path / "png", run_cli, monkeypatch)) == _pixels(png)
 
 
-_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2", "tiny_qwen_edit")  # edits: no strength
+_EDITS = ("tiny_flux_kontext", "tiny_pix2pix", "tiny_upscaler", "tiny_flux2", "tiny_flux2_dev",
+          "tiny_qwen_edit")  # edits by the prompt: no strength
 
 
 _PROCESSED = ("--seed-image-processors", "mirror", "posterize;bits=4", "--post-processors", "resize;size=48x40")
@@ -420,7 +421,7 @@ def test_an_animation_and_each_of_its_frames_keep_the_contract(
         monkeypatch: pytest.MonkeyPatch) -> None:
     seeded = [*_seeded("animation", model)(request.getfixturevalue), *extra]
     prompt = "a red circle; blue"
-    if model == "tiny_flux2":  # it reads images of 64 pixels a side or more, and no negative prompt
+    if model in ("tiny_flux2", "tiny_flux2_dev"):  # they read images of 64 pixels a side or more, no negative prompt
         seeded[2], prompt = seeded[2] + ";96x64", "a red circle"
     argv = [*(seeded[:-2] if model in _EDITS else seeded), *COMMON, "--prompts", prompt,
             "--inference-steps", "3", "--seeds", "11"]
