@@ -211,22 +211,6 @@ def test_qwen_image_edit_plus_reads_reference_images_after_its_image(
     assert (_pixels(alone) != _pixels(referenced)).any(), "the reference image changed nothing"
 
 
-@pytest.mark.parametrize(("more", "message"), [
-    (("--image-seed-strengths", "0.5"), "a Qwen-Image-Edit model takes no strength"),
-    (("--image-seeds", "{seed};{mask}"), "is a Qwen-Image-Edit model, which edits an image by the prompt"),
-    (("--image-seeds", "{seed};reference={seed}"), "reads no reference images"),
-])
-def test_what_qwen_image_edit_cannot_take_is_one_line(tiny_qwen_edit: Path, seed_image: tuple[Path, Path],
-                                                      run_cli: RunCli, tmp_path: Path, more: tuple[str, ...],
-                                                      message: str) -> None:
-    seed, mask = seed_image
-    words = [word.format(seed=seed, mask=mask) for word in more]
-    result = run_cli(str(tiny_qwen_edit), "--prompts", "p", "--image-seeds", str(seed), *words, *COMMON, "-o",
-                     str(tmp_path / "out"))
-    assert result.code == 2 and message in result.err and "Traceback" not in result.err, result.err
-    assert not (tmp_path / "out").exists()
-
-
 def _plain_flux2_dev(model: Path, **arguments: object) -> Image.Image:
     """What a plain diffusers script can do with a FLUX.2 [dev] folder without torchvision: its parts loaded one by
     one, the tokenizer from its folder, at one thread."""
@@ -275,15 +259,21 @@ def test_flux2_dev_draws_and_edits_as_diffusers_does(tiny_flux2_dev: Path, seed_
     assert set(Path(tempfile.gettempdir()).glob("dgenerate-parts-*")) == before, "the links are removed"
 
 
-@pytest.mark.parametrize(("more", "message"), [
-    (("--prompts", "p; blurry"), "reads no negative prompt"),
-    (("--image-seeds", "{seed};{mask};96x64"), "is a Flux.2 [dev] model, which draws from text or edits an image"),
+@pytest.mark.parametrize(("model", "words", "message"), [
+    ("tiny_qwen_edit", ("--image-seeds", "{seed}", "--image-seed-strengths", "0.5"),
+     "a Qwen-Image-Edit model takes no strength"),
+    ("tiny_qwen_edit", ("--image-seeds", "{seed};{mask}"),
+     "is a Qwen-Image-Edit model, which edits an image by the prompt"),
+    ("tiny_qwen_edit", ("--image-seeds", "{seed};reference={seed}"), "reads no reference images"),
+    ("tiny_flux2_dev", ("--prompts", "p; blurry", "--output-size", "48x32"), "reads no negative prompt"),
+    ("tiny_flux2_dev", ("--image-seeds", "{seed};{mask};96x64", "--output-size", "48x32"),
+     "is a Flux.2 [dev] model, which draws from text or edits an image"),
 ])
-def test_what_flux2_dev_cannot_take_is_one_line(tiny_flux2_dev: Path, seed_image: tuple[Path, Path],
-                                                run_cli: RunCli, tmp_path: Path, more: tuple[str, ...],
-                                                message: str) -> None:
+def test_what_an_edit_variant_cannot_take_is_one_line(model: str, words: tuple[str, ...], message: str,
+                                                      seed_image: tuple[Path, Path], request: pytest.FixtureRequest,
+                                                      run_cli: RunCli, tmp_path: Path) -> None:
     seed, mask = seed_image
-    result = run_cli(str(tiny_flux2_dev), "--prompts", "p", *(word.format(seed=seed, mask=mask) for word in more),
-                     "--output-size", "48x32", *COMMON, "-o", str(tmp_path / "out"))
+    result = run_cli(str(request.getfixturevalue(model)), "--prompts", "p",
+                     *(word.format(seed=seed, mask=mask) for word in words), *COMMON, "-o", str(tmp_path / "out"))
     assert result.code == 2 and message in result.err and "Traceback" not in result.err, result.err
     assert not (tmp_path / "out").exists()

@@ -192,7 +192,7 @@ class Family:
             return f"{article(variant.name)} model"
         if control:
             return f"{self.name} with --control-nets" + (" and an image to change" if mode != "text" else "")
-        if self._changes_video(mode, strength):
+        if self._video_to_video(mode, strength) is not None:
             return f"{self.name} (video to video)"
         return f"{self.name} ({_mode_word(mode, self.pipelines, self.edit_word, VIDEO in self.supports)})"
 
@@ -204,8 +204,9 @@ class Family:
         variant = self.variant(index_class)
         return variant.index_class if variant is not None else next(iter(self.pipelines.values())).class_name
 
-    def _changes_video(self, mode: Mode, strength: bool) -> bool:
-        return self.video_to_video is not None and mode == "img2img" and strength
+    def _video_to_video(self, mode: Mode, strength: bool) -> Pipeline | None:
+        """The pipeline that changes a video, where a job of `mode` with a strength runs one."""
+        return self.video_to_video if mode == "img2img" and strength else None
 
     def pipeline(self, mode: Mode, control: bool, index_class: str, model: str, strength: bool = False) -> Pipeline:
         """The pipeline that runs `mode` (with ControlNets when `control`, a strength when `strength`) for a model
@@ -219,8 +220,9 @@ class Family:
                 raise UsageError(f"model_path {model!r} is {article(variant.name)} model, {variant.needs}")
             return variant.pipelines[mode]
         if not control:
-            if self.video_to_video is not None and self._changes_video(mode, strength):
-                return self.video_to_video
+            changes_video = self._video_to_video(mode, strength)
+            if changes_video is not None:
+                return changes_video
             if mode not in self.pipelines:
                 raise UsageError(f"model_path {model!r} is {article(self.name)} model, which runs "
                                  f"{_modes(self.pipelines, self.edit_word, VIDEO in self.supports)} only: give "

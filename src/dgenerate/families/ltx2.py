@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from dgenerate.families._family import AUDIO, LTX_DECODE, MAX_SEQUENCE_LENGTH, VIDEO, Family, Pipeline
+from dgenerate.families.ltx import _clip_arguments as ltx_clip_arguments
 from dgenerate.families.ltx import _temporal_factor
 from dgenerate.jobs import Job
 
@@ -25,11 +26,8 @@ _GUIDANCE = {"stg_scale": 1.0, "modality_scale": 3.0, "guidance_rescale": 0.7, "
 
 
 def _clip_arguments(job: Job) -> dict[str, Any]:
-    assert job.frames is not None and job.frame_rate is not None, "resolved LTX-2 jobs record their clip"
-    decode = {name: value for name, value in (("decode_timestep", job.ltx_decode_timestep),
-                                              ("decode_noise_scale", job.ltx_decode_noise_scale)) if value is not None}
-    return {"num_frames": job.frames, "frame_rate": job.frame_rate, **_GUIDANCE, **decode}
-
+    """LTX-Video's clip arguments (frames, frame rate, decode timestep and noise) and the pinned guidance."""
+    return {**ltx_clip_arguments(job), **_GUIDANCE}
 
 FAMILY = Family(
     model_type="torch-ltx2",

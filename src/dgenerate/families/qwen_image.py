@@ -57,5 +57,4 @@ FAMILY = Family(
                                            references="image")},
                       "which edits an image by the prompt, with reference images after it: give --image-seeds "
                       "'photo.png;reference=other.png'"),),
-    edit_word="editing",
 )

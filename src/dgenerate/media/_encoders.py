@@ -73,9 +73,9 @@ class Mp4Encoder(_ConstantRateEncoder):
         self._open(path, "mp4", "libx264", fps, self._size, "yuv420p", {"movflags": "+faststart"})
         self._stream.options = {"crf": str(crf), "preset": "medium"}
         self._sound = sound
+        self._layout = "mono" if sound is not None and sound.channels == 1 else "stereo"
         if sound is not None:
-            self._audio: Any = self._container.add_stream("aac", rate=sound.rate,
-                                                          layout="mono" if sound.channels == 1 else "stereo")
+            self._audio: Any = self._container.add_stream("aac", rate=sound.rate, layout=self._layout)
 
     def _prepared(self, frame: Image.Image) -> Image.Image:
         return frame if frame.size == self._size else frame.crop((0, 0, *self._size))
@@ -87,8 +87,7 @@ class Mp4Encoder(_ConstantRateEncoder):
 
             try:
                 samples = np.ascontiguousarray(self._sound.samples, dtype=np.float32)
-                layout = "mono" if self._sound.channels == 1 else "stereo"
-                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=self._layout)
                 frame.sample_rate, frame.pts = self._sound.rate, 0
                 self._container.mux(self._audio.encode(frame))
                 self._container.mux(self._audio.encode(None))
