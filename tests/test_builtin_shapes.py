@@ -47,12 +47,17 @@ def generators(count: int, offset: int = 0) -> list[Any]:
     return [torch.Generator("cpu").manual_seed(offset + i) for i in range(count)]
 
 
-@pytest.fixture(scope="module")
-def pipeline() -> Any:
+def stock_pipeline(folder: Path) -> Any:
+    """A built-in model's folder loaded by plain diffusers, on 2 threads, without a progress bar."""
     torch.set_num_threads(2)
-    pipe = diffusers.StableDiffusionPipeline.from_pretrained(MODEL, dtype=torch.float32)
+    pipe = diffusers.StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Any:
+    return stock_pipeline(MODEL)
 
 
 def generate(pipe: Any, scenes: list[Reading], guidance: float) -> list[Any]:

@@ -45,3 +45,19 @@ def test_job_id_ignores_output_and_position_but_not_pixels() -> None:
     assert first.job_id == second.job_id
     other = plan(RenderRequest(model=ModelSpec("m"), seeds=(4,)))[0]
     assert other.job_id != first.job_id
+
+
+def test_builtin_shapes2_uses_its_own_guidance_unless_one_is_asked_for() -> None:
+    own = plan(RenderRequest(model=ModelSpec("builtin:shapes2"), seeds=(1,)))
+    asked = plan(RenderRequest(model=ModelSpec("builtin:shapes2"), seeds=(1,), guidance_scales=(5.0,)))
+    first = plan(RenderRequest(model=ModelSpec("builtin:shapes"), seeds=(1,)))
+    other = plan(RenderRequest(model=ModelSpec("some/model"), seeds=(1,)))
+    assert [jobs[0].guidance_scale for jobs in (own, asked, first, other)] == [1.0, 5.0, 5.0, 5.0]
+
+
+def test_a_config_without_guidance_gets_the_models_own() -> None:
+    from dgenerate.reproduce import read_config
+
+    (shapes2,) = read_config("builtin:shapes2 --seeds 3 --prompts 'a red circle on a blue background'\n")
+    (first,) = read_config("builtin:shapes --seeds 3 --prompts 'a red circle on a blue background'\n")
+    assert (shapes2.guidance_scale, first.guidance_scale) == (1.0, 5.0)

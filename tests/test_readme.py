@@ -25,9 +25,34 @@ def readme_example(name: str) -> list[str]:
 
 def test_setup_commands_open_the_readme() -> None:
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), re.DOTALL)
-    assert blocks[0].startswith("scripts/setup && .venv/bin/dgenerate builtin:shapes")
+    assert blocks[0].startswith("scripts/setup && .venv/bin/dgenerate builtin:shapes2 ")
     assert blocks[1].strip() == "scripts/setup --test && .venv/bin/python -m pytest -q"
     assert blocks[1].strip() in (README.parent / ".ci" / "run").read_text()
+
+
+def test_first_command_draws_four_clearly_different_pictures(run_cli: RunCli, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in model's first run, as the README shows it (docs/first-run.png): each prompt's two seeds differ in
+    where the shape is or how big it is, and every picture is what its prompt asks for."""
+    from training.measure_diversity import geometry
+
+    from tests.shapes_scorer import Reading, read_image
+
+    first = re.findall(r"```bash\n(.*?)```", README.read_text(), re.DOTALL)[0]
+    words = shlex.split(first.split(".venv/bin/dgenerate", 1)[1])
+    assert "![" in README.read_text() and "docs/first-run.png" in README.read_text()
+    assert (README.parent / "docs" / "first-run.png").is_file()
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(*words).code == 0
+    pictures = sorted((tmp_path / "shapes").glob("*.png"), key=lambda path: int(path.stem.rsplit("_", 1)[1]))
+    assert len(pictures) == 4
+    wanted = [Reading("blue", "red", "circle")] * 2 + [Reading("black", "yellow", "triangle")] * 2
+    images = [Image.open(path).convert("RGB") for path in pictures]
+    assert [read_image(image) for image in images] == wanted
+    shapes = [geometry(np.asarray(image)) for image in images]
+    for one, two in ((shapes[0], shapes[1]), (shapes[2], shapes[3])):
+        assert one is not None and two is not None
+        assert max(abs(a - b) for a, b in zip(one, two, strict=True)) >= 4.0, (one, two)
 
 
 def test_text_to_image_example(run_cli: RunCli, tiny_model: Path, tmp_path: Path,

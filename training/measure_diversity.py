@@ -1,6 +1,6 @@
 """How much a built-in shapes model varies with the seed, against its own training data.
 
-    .venv/bin/python training/measure_diversity.py [--model builtin:shapes2] [--guidance 5] [--steps 30]
+    .venv/bin/python training/measure_diversity.py [--model builtin:shapes2] [--guidance G] [--steps 30]
 
 For each of 12 prompts it draws 8 seeds through dgenerate itself (the same noise, scheduler and defaults the
 README's first command uses), reads every picture back with ``tests/shapes_scorer.py`` and measures the shape's
@@ -65,7 +65,7 @@ def data_spreads(scene: Scene) -> tuple[float, float]:
     return spreads([shape for shape in shapes if shape is not None])
 
 
-def generate(model: str, captions: list[str], seeds: tuple[int, ...], guidance: float, steps: int,
+def generate(model: str, captions: list[str], seeds: tuple[int, ...], guidance: float | None, steps: int,
              folder: Path, scheduler: str | None = None) -> list[np.ndarray]:
     """One picture per (caption, seed), in that order, made by dgenerate."""
     from dgenerate import render
@@ -76,7 +76,7 @@ def generate(model: str, captions: list[str], seeds: tuple[int, ...], guidance: 
         model=ModelSpec(path=model),
         prompts=tuple(Prompt(caption) for caption in captions),
         seeds=seeds,
-        guidance_scales=(guidance,),
+        guidance_scales=None if guidance is None else (guidance,),
         inference_steps=(steps,),
         scheduler=scheduler,
         output=OutputSpec(path=str(folder)),
@@ -87,7 +87,7 @@ def generate(model: str, captions: list[str], seeds: tuple[int, ...], guidance: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="builtin:shapes2")
-    parser.add_argument("--guidance", type=float, default=5.0, help="the CLI's default")
+    parser.add_argument("--guidance", type=float, help="default: the CLI's for the model (5; builtin:shapes2's own 1)")
     parser.add_argument("--steps", type=int, default=30, help="the CLI's default")
     parser.add_argument("--scheduler", default=None, help="a scheduler class name; default: the model's")
     parser.add_argument("--seed-count", type=int, default=len(SEEDS), help="seeds 1 to N (8, the issue's measure, is "
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             size_ratios.append(size / data_size)
             print(f"{scene.caption:48s} centre {centre:5.2f} / {data_centre:5.2f} = {centre_ratios[-1]:.2f}"
                   f"   size {size:5.2f} / {data_size:5.2f} = {size_ratios[-1]:.2f}", flush=True)
-        print(f"model {args.model}, guidance {args.guidance:g}, {args.steps} steps, seeds {seeds[0]}-{seeds[-1]}")
+        guidance = "the model's default" if args.guidance is None else f"{args.guidance:g}"
+        print(f"model {args.model}, guidance {guidance}, {args.steps} steps, seeds {seeds[0]}-{seeds[-1]}")
         print(f"median spread ratio: centre {statistics.median(centre_ratios):.3f}"
               f"  size {statistics.median(size_ratios):.3f}")
         print(f"time per image (64x64, batch of {len(pictures)} jobs, 2 threads): {per_image:.3f} s")

@@ -117,7 +117,8 @@ class _Parser(argparse.ArgumentParser):
 def _model_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("model_path", nargs="?", help="huggingface model repository slug, path to a folder on disk, "
-        "path to a .ckpt or .safetensors file, or builtin:shapes (the model that ships with dgenerate).")
+        "path to a .ckpt or .safetensors file, or builtin:shapes2 (the model that ships with dgenerate; builtin:shapes "
+        "is its first version, kept so that old configs regenerate).")
     add("--model-type", default=AUTO_MODEL_TYPE, choices=(AUTO_MODEL_TYPE, *MODEL_TYPES), help=", ".join(
         f"{each.model_type} ({each.name})" for each in FAMILIES.values()) + ". (default: auto, read from the model's "
         "model_index.json, or from a checkpoint's weights)")
@@ -250,8 +251,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "image.")
     add("-iss", "--image-seed-strengths", nargs="*", help="Image seed strengths to try. "
         f"(default: {format_number(DEFAULT_STRENGTH)})")
-    add("-gs", "--guidance-scales", nargs="*", default=[format_number(DEFAULT_GUIDANCE_SCALE)],
-        help=f"Guidance scales to try. (default: {format_number(DEFAULT_GUIDANCE_SCALE)})")
+    add("-gs", "--guidance-scales", nargs="*", help="Guidance scales to try. (default: "
+        f"{format_number(DEFAULT_GUIDANCE_SCALE)}; builtin:shapes2 uses its own, 1)")
     add("-tgs", "--true-guidance-scales", nargs="*", help=f"{supporting(TRUE_GUIDANCE)}: true classifier-free "
         "guidance scales to try, which make the model read the negative prompt (two model passes a step); 1 turns it "
         "off. --guidance-scales is then the model's embedded (distilled) guidance. (default: 1)")
@@ -396,7 +397,7 @@ def _refiner_spec(args: argparse.Namespace) -> RefinerSpec | None:
 
 def _model_spec(args: argparse.Namespace) -> ModelSpec:
     if not args.model_path:
-        raise UsageError("model_path is missing: give a model folder, a hub slug or builtin:shapes")
+        raise UsageError("model_path is missing: give a model folder, a hub slug or builtin:shapes2")
     return ModelSpec(
         path=args.model_path,
         model_type=args.model_type,
@@ -430,7 +431,8 @@ def request_from_args(args: argparse.Namespace) -> RenderRequest:
         model=_model_spec(args),
         seeds=_seeds(args),
         prompts=_prompts(args),
-        guidance_scales=_numbers(args.guidance_scales, "--guidance-scales", float, 0.0),
+        guidance_scales=_numbers(args.guidance_scales, "--guidance-scales", float, 0.0)
+        if args.guidance_scales is not None else None,
         inference_steps=_numbers(args.inference_steps, "--inference-steps", int, 1, MAX_INFERENCE_STEPS),
         output_size=parse_size(args.output_size) if args.output_size else None,
         scheduler=canonical_scheduler_name(args.scheduler) if args.scheduler else None,

@@ -65,7 +65,7 @@ class RenderRequest:
     model: ModelSpec
     seeds: tuple[int, ...]
     prompts: tuple[Prompt, ...] = (Prompt(""),)
-    guidance_scales: tuple[float, ...] = (DEFAULT_GUIDANCE_SCALE,)
+    guidance_scales: tuple[float, ...] | None = None  # None: the model's own (see guidance_scales())
     inference_steps: tuple[int, ...] = (DEFAULT_INFERENCE_STEPS,)
     output_size: tuple[int, int] | None = None
     scheduler: str | None = None
@@ -365,6 +365,15 @@ def _grid(request: RenderRequest) -> tuple[Job, ...]:
     return tuple(cells(request))
 
 
+def guidance_scales(request: RenderRequest) -> tuple[float, ...]:
+    """The guidance scales asked for, or the model's own: 5, or a built-in model's recorded default."""
+    from dgenerate.models.paths import default_guidance_scale
+
+    if request.guidance_scales is not None:
+        return request.guidance_scales
+    return (default_guidance_scale(request.model.path, DEFAULT_GUIDANCE_SCALE),)
+
+
 def cells(request: RenderRequest) -> Iterator[Job]:
     """The grid's cells in order, made one at a time (before batch slots are given)."""
     width, height = request.output_size or (None, None)
@@ -386,7 +395,7 @@ def cells(request: RenderRequest) -> Iterator[Job]:
     frame_counts: tuple[int | None, ...] = request.frames or (None,)
     seeds = list(itertools.product(low_noise, flow_shifts, frame_counts, caches, hires_scales, hires_strengths,
                                    variation_strengths, variations, request.seeds))
-    cells = itertools.product(request.prompts, image_seeds, strengths, fractions, request.guidance_scales,
+    cells = itertools.product(request.prompts, image_seeds, strengths, fractions, guidance_scales(request),
                               true_guidance, image_guidance, noise_levels, request.inference_steps, seeds)
     return (
         Job(
@@ -450,7 +459,7 @@ def describe_grid(request: RenderRequest) -> str:
     axes = [
         (len(request.prompts), "prompt"),
         (len(request.seeds), "seed"),
-        (len(request.guidance_scales), "guidance scale"),
+        (len(guidance_scales(request)), "guidance scale"),
         (len(request.inference_steps), "inference steps value"),
     ]
     if request.image_seeds:

@@ -36,6 +36,7 @@ from dgenerate.jobs import (
     VaeSpec,
 )
 from dgenerate.media.writers import ANIMATION_FORMATS
+from dgenerate.models.paths import default_guidance_scale
 from dgenerate.models.quantize import parse_quantize
 from dgenerate.models.schedulers import A1111_SAMPLER_NAMES, canonical_scheduler_name
 from dgenerate.naming import format_number
@@ -522,8 +523,8 @@ def _build(draft: Draft) -> Job:
     missing = [flag for flag, name in (("--seeds", "seed"), ("--prompts", "prompt")) if name not in draft]
     if missing:
         raise ConfigError(f"the config has no {missing[0]}; it was not written by dgenerate")
-    defaults = {"guidance_scale": DEFAULT_GUIDANCE_SCALE, "inference_steps": DEFAULT_INFERENCE_STEPS, "width": None,
-                "height": None}
+    guidance = default_guidance_scale(str(model.get("path", "")), DEFAULT_GUIDANCE_SCALE)
+    defaults = {"guidance_scale": guidance, "inference_steps": DEFAULT_INFERENCE_STEPS, "width": None, "height": None}
     job = Job(model=ModelSpec(**model), output=output, **{**defaults, **draft})
     if job.cpu_threads is not None:
         check_cpu_threads(job.cpu_threads)
