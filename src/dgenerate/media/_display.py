@@ -53,11 +53,12 @@ def first_frame_matrix(path: Path) -> Matrix | None:
 def frame_matrix(frame: Any) -> Matrix | None:
     from av.sidedata.sidedata import Type
 
-    for side_data in frame.side_data:
-        if side_data.type == Type.DISPLAYMATRIX:
-            data = bytes(side_data)
-            return struct.unpack("<9i", data) if len(data) == 36 else None
-    return None
+    # Looked up by type: iterating the container gives the side data up to PyAV 18.1.0 but their types from 18.1.1.
+    side_data = frame.side_data.get(Type.DISPLAYMATRIX)
+    if side_data is None:
+        return None
+    data = bytes(side_data)
+    return struct.unpack("<9i", data) if len(data) == 36 else None
 
 
 def display_transform(matrix: Matrix | None) -> DisplayTransform:
