@@ -16,7 +16,7 @@ BUILTIN_PREFIX = "builtin:"
 BUILTIN_MODELS = ("shapes", "shapes2")
 # A built-in model's own guidance scale, used when --guidance-scales is not given. builtin:shapes2 is trained to
 # follow its prompts without guidance, which leaves its pictures as varied over seeds as its training data.
-BUILTIN_GUIDANCE_SCALES = {"shapes2": 1.0}
+BUILTIN_GUIDANCE_SCALES = {BUILTIN_PREFIX + "shapes2": 1.0}
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
@@ -33,8 +33,7 @@ def builtin_path(name: str) -> Path:
 
 def default_guidance_scale(model_path: str, fallback: float) -> float:
     """The guidance scale a job gets when none is asked for: the built-in model's own, else ``fallback``."""
-    return BUILTIN_GUIDANCE_SCALES.get(model_path.removeprefix(BUILTIN_PREFIX), fallback) \
-        if model_path.startswith(BUILTIN_PREFIX) else fallback
+    return BUILTIN_GUIDANCE_SCALES.get(model_path, fallback)
 
 
 def builtin_tokenizer_path() -> Path:
